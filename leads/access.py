@@ -1,0 +1,56 @@
+"""Tenancy: which rows a user may see. Every query that serves a request goes through here."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from django.db import models
+from django.http import Http404
+
+from leads.models import Membership, Role
+
+M = TypeVar("M", bound=models.Model)
+
+
+def employer_ids(user, *, role: str | None = None) -> models.QuerySet:
+    """A subquery of the ids of the employers the user belongs to (optionally in a role)."""
+    memberships = Membership.objects.filter(user_id=user.pk)
+    if role:
+        memberships = memberships.filter(role=role)
+    return memberships.values("employer_id")
+
+
+def tenant_path(model: type[models.Model]) -> str:
+    """The lookup from a model to its employer's id, declared on the model or found by field."""
+    path = getattr(model, "TENANT_PATH", None)
+    if path:
+        return path
+    if model._meta.model_name == "employer":
+        return "id"
+    return "employer_id"
+
+
+def scope(queryset: models.QuerySet[M], user) -> models.QuerySet[M]:
+    """Rows of the user's employers only; everything for a superuser; nothing for others."""
+    if not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    return queryset.filter(**{f"{tenant_path(queryset.model)}__in": employer_ids(user)})
+
+
+def get_for_user_or_404(queryset: models.QuerySet[M], user, **lookup) -> M:
+    """One object of the user's employers; any other answers 404, never 403."""
+    try:
+        return scope(queryset, user).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such object.") from exc
+
+
+def is_employer_admin(user, employer_id: int | None = None) -> bool:
+    if user.is_superuser:
+        return True
+    memberships = Membership.objects.filter(user_id=user.pk, role=Role.ADMIN)
+    if employer_id is not None:
+        memberships = memberships.filter(employer_id=employer_id)
+    return memberships.exists()

@@ -1,0 +1,659 @@
+"""The domain model: employers (tenants), their people, leads and everything that happens to them.
+
+Single-row rules and derived state live here; writes that span rows live in ``leads.services``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+from leads.timezones import validate_time_zone
+
+
+class Stage(models.TextChoices):
+    NEW = "new", "New"
+    CONTACTED = "contacted", "Contacted"
+    APPLIED = "applied", "Applied"
+    INTERVIEWING = "interviewing", "Interviewing"
+    OFFER = "offer", "Offer"
+    HIRED = "hired", "Hired"
+    VISA = "visa", "Visa lodged"
+    RELOCATED = "relocated", "Relocated"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    UNRESPONSIVE = "unresponsive", "Unresponsive"
+
+
+# The milestones in order: the funnel from interest to action.
+MILESTONES: tuple[str, ...] = (
+    Stage.NEW,
+    Stage.CONTACTED,
+    Stage.APPLIED,
+    Stage.INTERVIEWING,
+    Stage.OFFER,
+    Stage.HIRED,
+    Stage.VISA,
+    Stage.RELOCATED,
+)
+CLOSED_STAGES: frozenset[str] = frozenset({Stage.DECLINED, Stage.WITHDRAWN, Stage.UNRESPONSIVE})
+MILESTONE_RANK: dict[str, int] = {stage: rank for rank, stage in enumerate(MILESTONES)}
+
+
+class Source(models.TextChoices):
+    WEB_FORM = "web_form", "Web form"
+    EMAIL = "email", "Email"
+    API = "api", "API"
+    IMPORT = "import", "Import"
+    REFERRAL = "referral", "Referral"
+    EVENT = "event", "Event"
+    MANUAL = "manual", "Manual entry"
+
+
+class MoveTimeline(models.TextChoices):
+    NOW = "now", "Ready now"
+    MONTHS_3 = "3m", "Within 3 months"
+    MONTHS_6 = "6m", "Within 6 months"
+    MONTHS_12 = "12m", "12 months or more"
+    EXPLORING = "exploring", "Just exploring"
+
+
+class RelocatingWith(models.TextChoices):
+    ALONE = "alone", "Alone"
+    PARTNER = "partner", "With a partner"
+    FAMILY = "family", "With family"
+
+
+class VisaPathway(models.TextChoices):
+    EMPLOYER_SPONSORED = "employer_sponsored", "Employer-sponsored work visa"
+    SKILLED_RESIDENCE = "skilled_residence", "Skilled migrant / residence"
+    WORKING_HOLIDAY = "working_holiday", "Working holiday"
+    PARTNER = "partner", "Partner or family visa"
+    HAS_RIGHTS = "has_rights", "Already has work rights"
+    NOT_SURE = "not_sure", "Not sure yet"
+
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb.")
+weekday_list = RegexValidator(r"^[0-6](,[0-6])*$", "Enter weekdays as numbers 0 (Monday) to 6, separated by commas.")
+
+
+class Employer(models.Model):
+    """The tenant: every lead, opening, template and email belongs to exactly one employer."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True, help_text="Used in the public form's address: /apply/<slug>/.")
+    destination_country = CountryField()
+    public_intake_enabled = models.BooleanField(default=True)
+    logo = models.ImageField(upload_to="logos/", blank=True)
+    brand_colour = models.CharField(max_length=7, default="#0d6efd", validators=[hex_colour])
+    sender_name = models.CharField(max_length=200, blank=True)
+    sender_email = models.EmailField(blank=True)
+    default_sequence = models.ForeignKey(
+        "Sequence", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # Follow-up send window, in each lead's own time zone.
+    send_window_start = models.TimeField(default=dt.time(9, 0))
+    send_window_end = models.TimeField(default=dt.time(17, 0))
+    send_weekdays = models.CharField(max_length=13, default="0,1,2,3,4", validators=[weekday_list])
+    response_target_hours = models.PositiveSmallIntegerField(default=24, validators=[MinValueValidator(1)])
+    stale_after_days = models.PositiveSmallIntegerField(default=90, validators=[MinValueValidator(1)])
+    surge_multiple = models.DecimalField(
+        max_digits=4, decimal_places=2, default=1.5, validators=[MinValueValidator(1)]
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(send_window_start__lt=models.F("send_window_end")),
+                name="employer_send_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def from_email(self) -> str:
+        if not self.sender_email:
+            return settings.DEFAULT_FROM_EMAIL
+        name = self.sender_name or self.name
+        return f'"{name}" <{self.sender_email}>'
+
+
+class Role(models.TextChoices):
+    RECRUITER = "recruiter", "Recruiter"
+    ADMIN = "admin", "Admin"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.RECRUITER)
+    receives_assignments = models.BooleanField(
+        default=True, help_text="Takes part in the round-robin assignment of new leads."
+    )
+    # The round-robin cursor: the recruiter assigned longest ago is next.
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["employer__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "employer"], name="membership_unique_user_employer"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.employer} ({self.get_role_display()})"
+
+
+class Opening(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="openings")
+    title = models.CharField(max_length=200)
+    team = models.CharField(max_length=120, blank=True)
+    location = models.CharField(max_length=120, blank=True)
+    visa_sponsorship = models.BooleanField("visa sponsorship offered", default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["title"]
+        indexes = [models.Index(fields=["employer", "status"], name="opening_employer_status")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ClosedReason(models.Model):
+    """An employer-editable reason for closing a lead ("visa refused", "salary", ...)."""
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="closed_reasons")
+    label = models.CharField(max_length=120)
+    # Empty: the reason fits any closed stage.
+    stage = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=[(s, Stage(s).label) for s in sorted(CLOSED_STAGES)],
+        help_text="The closed stage this reason belongs to; empty for any.",
+    )
+    active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["employer", "label"], name="closedreason_unique_label"),
+            models.CheckConstraint(
+                condition=Q(stage="") | Q(stage__in=sorted(CLOSED_STAGES)), name="closedreason_stage_closed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def fits(self, stage: str) -> bool:
+        return self.active and (not self.stage or self.stage == stage)
+
+
+class Skill(models.Model):
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="skills")
+    name = models.CharField(max_length=60)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "employer", name="skill_unique_name_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Lead(models.Model):
+    """One prospective migrant at one employer, unique on the normalised email."""
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="leads")
+    # Identity and contact
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254, help_text="Stored normalised: trimmed and lower-case.")
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164, for example +64211234567.")
+    current_country = CountryField(blank=True)
+    current_city = models.CharField(max_length=120, blank=True)
+    time_zone = models.CharField(
+        max_length=64, blank=True, validators=[validate_time_zone], help_text="Asked, else derived from the country."
+    )
+    profile_url = models.URLField("LinkedIn or portfolio URL", max_length=500, blank=True)
+    # Interest
+    opening = models.ForeignKey(Opening, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    role_of_interest = models.CharField(max_length=200, blank=True)
+    years_experience = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(70)]
+    )
+    skills = models.ManyToManyField(Skill, blank=True, related_name="leads")
+    # Relocation readiness
+    needs_sponsorship = models.BooleanField("needs visa sponsorship", null=True, blank=True)
+    visa_pathway = models.CharField(max_length=24, choices=VisaPathway.choices, blank=True)
+    earliest_move_date = models.DateField(null=True, blank=True)
+    move_timeline = models.CharField(max_length=10, choices=MoveTimeline.choices, blank=True)
+    relocating_with = models.CharField(max_length=10, choices=RelocatingWith.choices, blank=True)
+    dependants = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(20)])
+    partner_needs_work_rights = models.BooleanField(null=True, blank=True)
+    credentials_to_recognise = models.TextField(
+        "credentials needing recognition", blank=True, max_length=2000
+    )
+    motivation = models.TextField(blank=True, max_length=10_000)
+    cv = models.FileField("CV", upload_to="cvs/%Y/%m/", blank=True, max_length=300)
+    # Where the lead came from
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEB_FORM)
+    utm_source = models.CharField(max_length=120, blank=True)
+    utm_medium = models.CharField(max_length=120, blank=True)
+    utm_campaign = models.CharField(max_length=120, blank=True)
+    utm_term = models.CharField(max_length=120, blank=True)
+    utm_content = models.CharField(max_length=120, blank=True)
+    # Pipeline
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_leads"
+    )
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.NEW)
+    # The furthest milestone reached, kept by the pipeline service so that the funnel counts
+    # a lead that reached `offer` and later withdrew as having reached `offer`.
+    furthest_stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.NEW)
+    closed_reason = models.ForeignKey(
+        ClosedReason, null=True, blank=True, on_delete=models.PROTECT, related_name="leads"
+    )
+    # Consent and follow-ups
+    privacy_accepted_at = models.DateTimeField(null=True, blank=True)
+    marketing_opt_in = models.BooleanField(default=False)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    followups_paused = models.BooleanField(default=False)
+    erased_at = models.DateTimeField(null=True, blank=True)
+    # Timestamps
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    first_contacted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_activity_at = models.DateTimeField(default=timezone.now, editable=False)
+    stage_changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["employer", "email"], name="lead_unique_email_per_employer"),
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="lead_email_lowercase"),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="lead_stage_valid"),
+            models.CheckConstraint(
+                condition=Q(furthest_stage__in=MILESTONES), name="lead_furthest_stage_milestone"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=Source.values), name="lead_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_reason__isnull=True) | Q(stage__in=sorted(CLOSED_STAGES)),
+                name="lead_closed_reason_only_when_closed",
+            ),
+        ]
+        indexes = [
+            # Keyset pagination of the list (newest first) and the created-range filter.
+            models.Index(fields=["employer", "-created_at", "-id"], name="lead_emp_created"),
+            models.Index(fields=["employer", "stage", "-created_at"], name="lead_emp_stage"),
+            models.Index(fields=["employer", "owner", "stage"], name="lead_emp_owner_stage"),
+            models.Index(fields=["employer", "source", "-created_at"], name="lead_emp_source"),
+            models.Index(fields=["employer", "current_country", "-created_at"], name="lead_emp_country"),
+            models.Index(fields=["employer", "opening", "-created_at"], name="lead_emp_opening"),
+            models.Index(fields=["employer", "move_timeline", "-created_at"], name="lead_emp_timeline"),
+            models.Index(fields=["employer", "needs_sponsorship", "-created_at"], name="lead_emp_sponsor"),
+            models.Index(fields=["employer", "furthest_stage", "-created_at"], name="lead_emp_furthest"),
+            models.Index(fields=["employer", "last_activity_at"], name="lead_emp_last_activity"),
+            models.Index(fields=["employer", "phone"], name="lead_emp_phone"),
+            models.Index(fields=["employer", "profile_url"], name="lead_emp_profile_url"),
+            models.Index(Lower("name"), "employer", "current_country", name="lead_emp_name_country"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.stage in CLOSED_STAGES
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The lead's own time zone: as asked, else from the current country, else UTC."""
+        from leads.timezones import zone_for
+
+        return zone_for(self.time_zone, self.current_country.code if self.current_country else "")
+
+    def local_now(self) -> dt.datetime:
+        return timezone.now().astimezone(self.zone)
+
+
+class Citizenship(models.Model):
+    """A lead may hold several citizenships; one row each, so reports can group by them."""
+
+    TENANT_PATH = "lead__employer_id"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="citizenships")
+    country = CountryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lead", "country"], name="citizenship_unique")]
+        indexes = [models.Index(fields=["country", "lead"], name="citizenship_country")]
+
+    def __str__(self) -> str:
+        return self.country.name
+
+
+class PossibleDuplicate(models.Model):
+    """Two leads of one employer that may be the same person, flagged for a recruiter to merge."""
+
+    class Reason(models.TextChoices):
+        PHONE = "phone", "Same phone"
+        PROFILE_URL = "profile_url", "Same LinkedIn or portfolio URL"
+        NAME_COUNTRY = "name_country", "Same name and country"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="possible_duplicates")
+    other = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "other", "reason"], name="possibleduplicate_unique"),
+            models.CheckConstraint(condition=~Q(lead=models.F("other")), name="possibleduplicate_not_self"),
+        ]
+        indexes = [models.Index(fields=["employer", "dismissed_at"], name="possibledup_emp_open")]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} ~ {self.other_id} ({self.get_reason_display()})"
+
+
+class Inquiry(models.Model):
+    """One inbound message. A repeat inquiry from a known email joins the existing lead."""
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="inquiries")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="inquiries")
+    channel = models.CharField(max_length=16, choices=Source.choices)
+    received_at = models.DateTimeField(default=timezone.now)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True, max_length=50_000)
+    # Country of origin at the time of the inquiry: the basis of the surge report.
+    country = CountryField(blank=True)
+    is_repeat = models.BooleanField(default=False)
+    raw_fields = models.JSONField(default=dict, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "inquiries"
+        ordering = ["-received_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(channel__in=Source.values), name="inquiry_channel_valid")]
+        indexes = [
+            models.Index(fields=["employer", "received_at"], name="inquiry_emp_received"),
+            models.Index(fields=["employer", "country", "received_at"], name="inquiry_emp_country"),
+            models.Index(fields=["lead", "-received_at"], name="inquiry_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} inquiry {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class StageEvent(models.Model):
+    """The append-only history of a lead's stage: reports are computed from it."""
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_events")
+    from_stage = models.CharField(max_length=16, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(max_length=16, choices=Stage.choices)
+    at = models.DateTimeField(default=timezone.now)
+    # Null: the system moved the lead.
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.TextField(blank=True, max_length=2000)
+    closed_reason = models.ForeignKey(ClosedReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(to_stage__in=Stage.values), name="stageevent_to_valid"),
+            models.CheckConstraint(
+                condition=Q(from_stage="") | Q(from_stage__in=Stage.values), name="stageevent_from_valid"
+            ),
+            models.CheckConstraint(condition=~Q(from_stage=models.F("to_stage")), name="stageevent_moves"),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "at"], name="stageevent_lead_at"),
+            models.Index(fields=["employer", "to_stage", "at"], name="stageevent_emp_to_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_stage or '—'} → {self.to_stage}"
+
+
+class Note(models.Model):
+
+    TENANT_PATH = "lead__employer_id"
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField(max_length=20_000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["lead", "-created_at"], name="note_lead")]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class ActivityKind(models.TextChoices):
+    CALL = "call", "Call"
+    REPLY = "reply", "Reply received"
+    MESSAGE = "message", "Message sent"
+    MEETING = "meeting", "Meeting"
+    SYSTEM = "system", "System event"
+
+
+class Activity(models.Model):
+    """Logged calls, replies and system events on a lead's timeline."""
+
+    TENANT_PATH = "lead__employer_id"
+
+    Kind = ActivityKind
+
+    # Kinds that count as contact with the person, for response-time reporting.
+    CONTACT_KINDS = frozenset({ActivityKind.CALL, ActivityKind.MESSAGE, ActivityKind.MEETING})
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    summary = models.CharField(max_length=300)
+    details = models.TextField(blank=True, max_length=20_000)
+
+    class Meta:
+        verbose_name_plural = "activities"
+        ordering = ["-at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(kind__in=ActivityKind.values), name="activity_kind_valid")]
+        indexes = [
+            models.Index(fields=["lead", "-at"], name="activity_lead"),
+            models.Index(fields=["lead", "kind"], name="activity_lead_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+class EmailTemplate(models.Model):
+    class Kind(models.TextChoices):
+        ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
+        FOLLOWUP = "followup", "Follow-up step"
+        ONE_OFF = "one_off", "One-off email"
+        STALE_CHECK = "stale_check", "Still interested?"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="email_templates")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FOLLOWUP)
+    subject = models.CharField(max_length=200)
+    body_text = models.TextField(help_text="Plain-text part. Placeholders: {{ lead.name }}, {{ opening }}, "
+                                 "{{ employer.name }}, {{ recruiter.name }}, {{ unsubscribe_url }}.")
+    body_html = models.TextField(blank=True, help_text="Optional HTML part, same placeholders.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["employer", "name"], name="emailtemplate_unique_name")]
+        indexes = [models.Index(fields=["employer", "kind"], name="emailtemplate_emp_kind")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sequence(models.Model):
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="sequences")
+    name = models.CharField(max_length=120)
+    active = models.BooleanField(default=True)
+    # A lead that moves past this stage stops receiving the sequence.
+    stop_after_stage = models.CharField(
+        max_length=16, choices=[(s, Stage(s).label) for s in MILESTONES], default=Stage.CONTACTED
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["employer", "name"], name="sequence_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SequenceStep(models.Model):
+
+    TENANT_PATH = "sequence__employer_id"
+    class DelayFrom(models.TextChoices):
+        INQUIRY = "inquiry", "after the inquiry"
+        PREVIOUS = "previous", "after the previous step"
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    delay_days = models.PositiveSmallIntegerField(validators=[MaxValueValidator(365)])
+    delay_from = models.CharField(max_length=10, choices=DelayFrom.choices, default=DelayFrom.PREVIOUS)
+    template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="steps")
+
+    class Meta:
+        ordering = ["sequence", "position"]
+        constraints = [models.UniqueConstraint(fields=["sequence", "position"], name="sequencestep_unique_position")]
+
+    def __str__(self) -> str:
+        return f"{self.sequence} · step {self.position} (+{self.delay_days} d)"
+
+
+class OutboundKind(models.TextChoices):
+    ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
+    FOLLOWUP = "followup", "Follow-up step"
+    ONE_OFF = "one_off", "One-off email"
+    STALE_CHECK = "stale_check", "Still interested?"
+    NOTIFICATION = "notification", "Recruiter notification"
+    DIGEST = "digest", "Daily digest"
+    REPORT = "report", "Weekly report"
+    ALERT = "alert", "Surge alert"
+
+
+class OutboundStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    SKIPPED = "skipped", "Skipped"
+
+
+class OutboundEmail(models.Model):
+    """The outbox: one row per email to be sent; the unique key makes queueing idempotent."""
+
+    Kind = OutboundKind
+
+    Status = OutboundStatus
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="outbound_emails")
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="outbound_emails")
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    to_email = models.EmailField(max_length=254)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    template = models.ForeignKey(EmailTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    step = models.ForeignKey(SequenceStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    subject = models.CharField(max_length=300, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    unique_key = models.CharField(max_length=200, unique=True, help_text="For example lead:42:step:7.")
+    message_id = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=OutboundStatus.choices, default=OutboundStatus.SCHEDULED)
+    status_reason = models.CharField(max_length=300, blank=True)
+    scheduled_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "outbound email"
+        ordering = ["-scheduled_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=OutboundStatus.values), name="outboundemail_status_valid"),
+            models.CheckConstraint(condition=Q(kind__in=OutboundKind.values), name="outboundemail_kind_valid"),
+        ]
+        indexes = [
+            # The worker's sweep: due rows by status and time.
+            models.Index(fields=["status", "scheduled_at"], name="outbound_status_due"),
+            models.Index(fields=["employer", "status", "scheduled_at"], name="outbound_emp_status_due"),
+            models.Index(fields=["lead", "scheduled_at"], name="outbound_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.to_email} ({self.status})"
+
+
+class MarkedEvent(models.Model):
+    """An external event (an election, a news story, a job fair) shown on the surge timeline."""
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="marked_events")
+    date = models.DateField()
+    label = models.CharField(max_length=120)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-date"]
+        indexes = [models.Index(fields=["employer", "date"], name="markedevent_emp_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.label}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by a periodic task: shows that celery beat and a worker are alive."""
+
+    name = models.CharField(max_length=60, unique=True)
+    beat_at = models.DateTimeField()
+    hostname = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

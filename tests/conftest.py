@@ -1,0 +1,41 @@
+"""The named cast: an employer with its owner (admin) and a teammate, and an outsider at another."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+
+from leads.models import Employer, Role
+from tests.factories import EmployerFactory, MembershipFactory, UserFactory
+
+
+@dataclass
+class Cast:
+    employer: Employer
+    other_employer: Employer
+    owner: object  # employer admin, staff
+    teammate: object  # recruiter at the same employer
+    outsider: object  # employer admin, staff, at the other employer
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    employer = EmployerFactory(name="Kiwi Ledger", slug="kiwi-ledger", destination_country="NZ")
+    other = EmployerFactory(name="Maple Games", slug="maple-games", destination_country="CA",
+                            time_zone="America/Toronto")
+    owner = UserFactory(username="owner", is_staff=True)
+    teammate = UserFactory(username="teammate")
+    outsider = UserFactory(username="outsider", is_staff=True)
+    MembershipFactory(user=owner, employer=employer, role=Role.ADMIN)
+    MembershipFactory(user=teammate, employer=employer, role=Role.RECRUITER)
+    MembershipFactory(user=outsider, employer=other, role=Role.ADMIN)
+    return Cast(employer=employer, other_employer=other, owner=owner, teammate=teammate, outsider=outsider)
+
+
+@pytest.fixture
+def postgres() -> None:
+    """Skip, with the reason, where the database is not PostgreSQL (CI always runs these)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://... (.ci/run does)")
