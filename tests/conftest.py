@@ -39,3 +39,9 @@ def postgres() -> None:
     """Skip, with the reason, where the database is not PostgreSQL (CI always runs these)."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://... (.ci/run does)")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings) -> None:
+    # Hashing a password the production way takes ~0.3 s; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,117 @@
+"""Moving a lead through the pipeline, with the rules of the product.
+
+- A lead may skip forward between milestones freely.
+- Moving backwards, or reopening a closed lead, needs a reason.
+- Closing (declined, withdrawn, unresponsive) needs a closed reason from the employer's list.
+- The first move out of `new` stamps ``first_contacted_at``.
+- Every move appends a StageEvent; ``furthest_stage`` only ever moves forward.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from leads.models import CLOSED_STAGES, MILESTONE_RANK, ClosedReason, Lead, Stage, StageEvent
+
+_CLOCK_SKEW = dt.timedelta(minutes=5)
+# Fields the move writes; copied back onto the caller's instance afterwards.
+_MOVED_FIELDS = (
+    "stage", "furthest_stage", "closed_reason", "first_contacted_at", "stage_changed_at", "last_activity_at"
+)
+
+
+class StageMoveError(ValidationError):
+    """A move the pipeline rules refuse; the message says why, for the person who tried."""
+
+
+def lead_move_stage(
+    *,
+    lead: Lead,
+    to_stage: str,
+    by=None,
+    reason: str = "",
+    closed_reason: ClosedReason | None = None,
+    at: dt.datetime | None = None,
+) -> StageEvent:
+    """Move ``lead`` to ``to_stage`` and record the move; raises StageMoveError when refused."""
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        # Lock the row: two recruiters moving the same lead at once take turns, and each
+        # sees the stage the other left.
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        # Read the clock only once the lock is held, so a move that waited for another is
+        # never dated before it.
+        now = timezone.now()
+        at = at or now
+        _check_move(locked, to_stage, reason, closed_reason, at, now)
+        event = StageEvent.objects.create(
+            employer_id=locked.employer_id,
+            lead=locked,
+            from_stage=locked.stage,
+            to_stage=to_stage,
+            at=at,
+            by=by,
+            reason=reason,
+            closed_reason=closed_reason if to_stage in CLOSED_STAGES else None,
+        )
+        _apply_move(locked, to_stage, closed_reason, at)
+        locked.save(update_fields=[*_MOVED_FIELDS, "updated_at"])
+    for field in _MOVED_FIELDS:
+        setattr(lead, field, getattr(locked, field))
+    return event
+
+
+def needs_reason(from_stage: str, to_stage: str) -> bool:
+    """Whether a move needs a written reason (backwards or reopening); used by forms too."""
+    if to_stage in CLOSED_STAGES:
+        return False
+    if from_stage in CLOSED_STAGES:
+        return True
+    return MILESTONE_RANK[to_stage] < MILESTONE_RANK[from_stage]
+
+
+def _check_move(
+    lead: Lead, to_stage: str, reason: str, closed_reason: ClosedReason | None, at: dt.datetime, now: dt.datetime
+) -> None:
+    if to_stage not in Stage.values:
+        raise StageMoveError(f"Unknown stage {to_stage!r}.", code="unknown_stage")
+    if lead.is_erased:
+        raise StageMoveError("This lead's data was erased; it cannot move.", code="erased")
+    if to_stage == lead.stage:
+        raise StageMoveError(f"The lead is already at {Stage(to_stage).label}.", code="same_stage")
+    if at > now + _CLOCK_SKEW:
+        raise StageMoveError("A move cannot be dated in the future.", code="future")
+    if at < lead.stage_changed_at:
+        raise StageMoveError("A move cannot be dated before the lead's last move.", code="out_of_order")
+    if to_stage in CLOSED_STAGES:
+        _check_closed_reason(lead, to_stage, closed_reason)
+    elif closed_reason is not None:
+        raise StageMoveError("A closed reason only goes with closing a lead.", code="reason_not_closing")
+    if needs_reason(lead.stage, to_stage) and not reason:
+        what = "Reopening a closed lead" if lead.stage in CLOSED_STAGES else "Moving a lead backwards"
+        raise StageMoveError(f"{what} needs a reason.", code="reason_required")
+
+
+def _check_closed_reason(lead: Lead, to_stage: str, closed_reason: ClosedReason | None) -> None:
+    label = Stage(to_stage).label.lower()
+    if closed_reason is None:
+        raise StageMoveError(f"Choose why the lead is {label}.", code="closed_reason_required")
+    if closed_reason.employer_id != lead.employer_id or not closed_reason.fits(to_stage):
+        raise StageMoveError(
+            f"“{closed_reason.label}” is not a reason for {label} at this employer.", code="closed_reason_invalid"
+        )
+
+
+def _apply_move(lead: Lead, to_stage: str, closed_reason: ClosedReason | None, at: dt.datetime) -> None:
+    if lead.stage == Stage.NEW and lead.first_contacted_at is None:
+        lead.first_contacted_at = at
+    if to_stage in MILESTONE_RANK and MILESTONE_RANK[to_stage] > MILESTONE_RANK[lead.furthest_stage]:
+        lead.furthest_stage = to_stage
+    lead.closed_reason = closed_reason if to_stage in CLOSED_STAGES else None
+    lead.stage = to_stage
+    lead.stage_changed_at = at
+    lead.last_activity_at = max(lead.last_activity_at, at)
