@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 
 import pytest
@@ -185,6 +186,6 @@ def test_concurrent_moves_are_serialised(postgres):
     # Each move saw the stage the other left: the history is a chain.
     assert errors == []
     assert len(events) == 3
-    assert all(prev[1] == nxt[0] for prev, nxt in zip(events, events[1:], strict=False))
+    assert all(prev[1] == nxt[0] for prev, nxt in itertools.pairwise(events))
     lead.refresh_from_db()
     assert lead.stage == events[-1][1]
