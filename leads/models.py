@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -107,7 +108,7 @@ class Employer(models.Model):
     response_target_hours = models.PositiveSmallIntegerField(default=24, validators=[MinValueValidator(1)])
     stale_after_days = models.PositiveSmallIntegerField(default=90, validators=[MinValueValidator(1)])
     surge_multiple = models.DecimalField(
-        max_digits=4, decimal_places=2, default=1.5, validators=[MinValueValidator(1)]
+        max_digits=4, decimal_places=2, default=Decimal("1.5"), validators=[MinValueValidator(1)]
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -448,10 +449,14 @@ class StageEvent(models.Model):
 
 
 class Note(models.Model):
+    """A recruiter's note on a lead."""
 
     TENANT_PATH = "lead__employer_id"
+
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     body = models.TextField(max_length=20_000)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -546,8 +551,10 @@ class Sequence(models.Model):
 
 
 class SequenceStep(models.Model):
+    """One email of a sequence, sent a number of days after the inquiry or the previous step."""
 
     TENANT_PATH = "sequence__employer_id"
+
     class DelayFrom(models.TextChoices):
         INQUIRY = "inquiry", "after the inquiry"
         PREVIOUS = "previous", "after the previous step"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from leads import models
 
@@ -111,3 +112,75 @@ class OutboundEmailFactory(factory.django.DjangoModelFactory):
     to_email = factory.LazyAttribute(lambda o: o.lead.email)
     kind = models.OutboundKind.ACKNOWLEDGEMENT
     unique_key = factory.Sequence(lambda n: f"test:{n}")
+
+
+class SkillFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Skill
+
+    employer = factory.SubFactory(EmployerFactory)
+    name = factory.Sequence(lambda n: f"Skill {n}")
+
+
+class CitizenshipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Citizenship
+
+    lead = factory.SubFactory(LeadFactory)
+    country = "GB"
+
+
+class PossibleDuplicateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.PossibleDuplicate
+
+    lead = factory.SubFactory(LeadFactory)
+    other = factory.SubFactory(LeadFactory, employer=factory.SelfAttribute("..lead.employer"))
+    employer = factory.LazyAttribute(lambda d: d.lead.employer)
+    reason = models.PossibleDuplicate.Reason.PHONE
+
+
+class StageEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.StageEvent
+
+    lead = factory.SubFactory(LeadFactory)
+    employer = factory.LazyAttribute(lambda e: e.lead.employer)
+    from_stage = models.Stage.NEW
+    to_stage = models.Stage.CONTACTED
+
+
+class ActivityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Activity
+
+    lead = factory.SubFactory(LeadFactory)
+    kind = models.ActivityKind.CALL
+    summary = "Called about the role."
+
+
+class SequenceStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.SequenceStep
+
+    sequence = factory.SubFactory(SequenceFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    delay_days = 3
+    template = factory.SubFactory(EmailTemplateFactory, employer=factory.SelfAttribute("..sequence.employer"))
+
+
+class MarkedEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.MarkedEvent
+
+    employer = factory.SubFactory(EmployerFactory)
+    date = factory.Faker("date_object")
+    label = factory.Sequence(lambda n: f"Event {n}")
+
+
+class WorkerHeartbeatFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.WorkerHeartbeat
+
+    name = factory.Sequence(lambda n: f"worker{n}")
+    beat_at = factory.LazyFunction(timezone.now)
