@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import path
 
-from leads import views
+from leads.views import health
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
