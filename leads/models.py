@@ -283,6 +283,8 @@ class Lead(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     followups_paused = models.BooleanField(default=False)
     erased_at = models.DateTimeField(null=True, blank=True)
+    # Set when the mail server refused the address for good; nothing more is sent to it.
+    email_bounced_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Timestamps
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     first_contacted_at = models.DateTimeField(null=True, blank=True, editable=False)

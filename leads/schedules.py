@@ -9,6 +9,7 @@ from __future__ import annotations
 # name -> (task, every N seconds)
 SCHEDULES: dict[str, tuple[str, int]] = {
     "Worker heartbeat": ("leads.tasks.heartbeat", 60),
+    "Send due emails": ("leads.tasks.dispatch_due_emails", 60),
 }
 
 

@@ -1,11 +1,42 @@
 """Celery tasks: thin wrappers that call services and are safe to run twice."""
 
+import time
+
 from celery import shared_task
+from django.conf import settings
 
 from leads.services.heartbeat import heartbeat_record
+from leads.services.outbox import outbox_claim_due, outbox_claim_one, outbox_deliver, outbox_recover_stuck
+
+# A sweep stops claiming new batches after this long, well inside its time limit, so the next
+# beat tick takes over instead of two sweeps overlapping for long.
+_SWEEP_BUDGET_SECONDS = 45
 
 
 @shared_task(time_limit=30, soft_time_limit=20, ignore_result=True)
 def heartbeat(name: str = "beat") -> None:
     """Run by celery beat every minute: proves that beat, the broker and a worker work."""
     heartbeat_record(name=name, hostname=heartbeat.request.hostname or "")
+
+
+@shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)
+def send_outbound_email(email_id: int) -> str:
+    """Send one email queued a moment ago; a row already claimed (or sent) is left alone."""
+    if not outbox_claim_one(email_id):
+        return "not due or already taken"
+    return ",".join(sorted(outbox_deliver([email_id])))
+
+
+@shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)
+def dispatch_due_emails() -> dict[str, int]:
+    """The periodic sweep (every minute): requeue rows of dead workers, send every due row."""
+    totals: dict[str, int] = {"recovered": outbox_recover_stuck()}
+    started = time.monotonic()
+    batch = settings.RELOCATE_EMAIL_BATCH_SIZE
+    while time.monotonic() - started < _SWEEP_BUDGET_SECONDS:
+        ids = outbox_claim_due(limit=batch)
+        for outcome, count in outbox_deliver(ids).items():
+            totals[outcome] = totals.get(outcome, 0) + count
+        if len(ids) < batch:
+            break
+    return totals

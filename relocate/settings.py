@@ -228,3 +228,11 @@ LOGGING = {
 # Product defaults -----------------------------------------------------------------------
 RELOCATE_RESPONSE_TARGET_HOURS = env_int("RELOCATE_RESPONSE_TARGET_HOURS", default=24)
 RELOCATE_STALE_AFTER_DAYS = env_int("RELOCATE_STALE_AFTER_DAYS", default=90)
+
+# Emails: absolute links (unsubscribe, the lead's page) and the domain of Message-IDs.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Follow-up delivery: SMTP retries back off exponentially up to this many attempts.
+RELOCATE_EMAIL_MAX_ATTEMPTS = env_int("RELOCATE_EMAIL_MAX_ATTEMPTS", default=6)
+RELOCATE_EMAIL_BATCH_SIZE = env_int("RELOCATE_EMAIL_BATCH_SIZE", default=200)
+# A row left in `sending` this long (a worker died mid-send) goes back to the queue.
+RELOCATE_EMAIL_STUCK_AFTER_SECONDS = env_int("RELOCATE_EMAIL_STUCK_AFTER_SECONDS", default=600)

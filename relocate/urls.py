@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.urls import path
 
-from leads.views import health
+from leads.views import health, unsubscribe
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from leads.models import Employer, Role
 from tests.factories import EmployerFactory, MembershipFactory, UserFactory
+
+
+def pytest_configure(config) -> None:
+    """Keep the tests' Celery messages away from a running `make run`: a queue of their own,
+    and for the filesystem broker a folder of their own."""
+    from relocate.celery import app
+
+    app.conf.task_default_queue = "relocate-tests"
+    if app.conf.broker_url.startswith("filesystem"):
+        folder = Path(tempfile.mkdtemp(prefix="relocate-test-broker-"))
+        for sub in ("queue", "processed", "control"):
+            (folder / sub).mkdir()
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"), "control_folder": str(folder / "control"),
+        }
 
 
 @dataclass

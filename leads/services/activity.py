@@ -51,6 +51,10 @@ def activity_log(
         raise ValidationError({"at": "An activity cannot be logged in the future."})
     with transaction.atomic():
         activity = activity_record(lead=lead, kind=kind, actor=actor, summary=summary.strip(), details=details, at=at)
+        if kind == ActivityKind.REPLY:
+            from leads.services.followups import followups_cancel
+
+            followups_cancel(lead=lead, reason="the lead replied")
         if kind in Activity.CONTACT_KINDS and lead.stage == Stage.NEW:
             lead_move_stage(lead=lead, to_stage=Stage.CONTACTED, by=actor, at=at,
                             reason=f"{ActivityKind(kind).label} logged")

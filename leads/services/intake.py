@@ -33,6 +33,7 @@ from leads.models import (
 )
 from leads.normalise import normalise_email, normalise_phone, normalise_profile_url
 from leads.services.activity import activity_record
+from leads.services.followups import followups_on_inquiry, owner_notify_assigned
 from leads.timezones import zone_name_for_country
 
 # The lead fields an inquiry may set. A value of None or "" means "not given".
@@ -117,6 +118,10 @@ def inquiry_receive(
         _flag_possible_duplicates(lead)
         if created:
             _assign_owner(lead, owner or _next_round_robin_owner(employer), received_at)
+        # The outbox rows are written in this transaction; the emails go out after commit.
+        followups_on_inquiry(lead=lead, inquiry=inquiry, created=created)
+        if created:
+            owner_notify_assigned(lead=lead)
     return IntakeResult(lead=lead, inquiry=inquiry, created=created)
 
 

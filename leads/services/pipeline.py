@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from leads.models import CLOSED_STAGES, MILESTONE_RANK, ClosedReason, Lead, Stage, StageEvent
+from leads.services.followups import followups_after_move
 
 _CLOCK_SKEW = dt.timedelta(minutes=5)
 # Fields the move writes; copied back onto the caller's instance afterwards.
@@ -60,6 +61,7 @@ def lead_move_stage(
         )
         _apply_move(locked, to_stage, closed_reason, at)
         locked.save(update_fields=[*_MOVED_FIELDS, "updated_at"])
+        followups_after_move(lead=locked)
     for field in _MOVED_FIELDS:
         setattr(lead, field, getattr(locked, field))
     return event

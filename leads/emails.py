@@ -1,0 +1,113 @@
+"""Rendering outbound emails: templates with placeholders, the unsubscribe link, headers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.template import Context, Engine, TemplateSyntaxError
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from leads.models import EmailTemplate, Lead, OutboundEmail
+
+UNSUBSCRIBE_SALT = "relocate.unsubscribe"
+_TEXT_ENGINE = Engine(autoescape=False)
+_HTML_ENGINE = Engine(autoescape=True)
+
+
+class TemplateError(Exception):
+    """An employer's template that cannot be rendered; the email is skipped with this reason."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def unsubscribe_token(lead_id: int) -> str:
+    """Signed, without a timestamp: the link in an old email keeps working."""
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign(str(lead_id))
+
+
+def lead_id_from_token(token: str) -> int | None:
+    """The lead of a signed unsubscribe link; None when the link was altered."""
+    try:
+        value = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign(token)
+    except signing.BadSignature:
+        return None
+    return int(value) if value.isdigit() else None
+
+
+def unsubscribe_url(lead_id: int) -> str:
+    return settings.SITE_URL + reverse("unsubscribe", args=[unsubscribe_token(lead_id)])
+
+
+def template_context(lead: Lead) -> dict[str, Any]:
+    """Plain values only: a template an employer admin writes can't reach other rows."""
+    owner = lead.owner
+    first_name = lead.name.split()[0] if lead.name.split() else ""
+    return {
+        "lead": {"name": lead.name, "first_name": first_name, "email": lead.email,
+                 "current_city": lead.current_city, "current_country": lead.current_country.name or ""},
+        "employer": {"name": lead.employer.name, "destination_country": lead.employer.destination_country.name},
+        "opening": lead.opening.title if lead.opening_id else (lead.role_of_interest or "a role with us"),
+        "recruiter": {"name": (owner.get_full_name() or owner.get_username()) if owner else lead.employer.name,
+                      "email": owner.email if owner else ""},
+        "unsubscribe_url": unsubscribe_url(lead.pk),
+    }
+
+
+def render_template(template: EmailTemplate, context: dict[str, Any]) -> Rendered:
+    try:
+        subject = _TEXT_ENGINE.from_string(template.subject).render(Context(context))
+        text = _TEXT_ENGINE.from_string(template.body_text).render(Context(context))
+        html = _HTML_ENGINE.from_string(template.body_html).render(Context(context)) if template.body_html else ""
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template “{template.name}” cannot be rendered: {exc}") from exc
+    return Rendered(subject=" ".join(subject.split())[:300], text=text, html=html)
+
+
+def render_default_acknowledgement(context: dict[str, Any]) -> Rendered:
+    """Used when an employer has no acknowledgement template: nobody goes unanswered."""
+    return Rendered(
+        subject=f"We received your inquiry — {context['employer']['name']}",
+        text=render_to_string("emails/acknowledgement.txt", context),
+        html="",
+    )
+
+
+def message_id(unique_key: str) -> str:
+    """Stable for the row (its unique key): a retried send carries the same Message-ID, so
+    receivers can recognise a duplicate."""
+    digest = hashlib.sha256(unique_key.encode()).hexdigest()[:32]
+    domain = urlsplit(settings.SITE_URL).hostname or "relocate.invalid"
+    return f"<{digest}@{domain}>"
+
+
+def build_message(row: OutboundEmail, rendered: Rendered, connection=None) -> EmailMultiAlternatives:
+    headers = {"Message-ID": row.message_id or message_id(row.unique_key)}
+    if row.lead_id:
+        link = unsubscribe_url(row.lead_id)
+        headers["List-Unsubscribe"] = f"<{link}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    else:
+        headers["Auto-Submitted"] = "auto-generated"
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=row.employer.from_email,
+        to=[row.to_email],
+        headers=headers,
+        connection=connection,
+    )
+    if rendered.html:
+        message.attach_alternative(rendered.html, "text/html")
+    return message

@@ -1,0 +1,158 @@
+"""Follow-ups: the acknowledgement on every inquiry, the employer's sequence, and stopping it.
+
+Every email is an outbox row (``leads.services.outbox``); this module decides which rows
+exist and cancels the ones that must not go out, with the reason on the lead's timeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from leads.models import (
+    MILESTONE_RANK,
+    ActivityKind,
+    EmailTemplate,
+    Inquiry,
+    Lead,
+    OutboundEmail,
+    OutboundKind,
+    OutboundStatus,
+    SequenceStep,
+)
+from leads.services.activity import activity_record
+from leads.services.outbox import FOLLOWUP_KINDS, email_queue
+
+PAUSED_REASON = "follow-ups paused"
+
+
+def followups_on_inquiry(*, lead: Lead, inquiry: Inquiry, created: bool) -> None:
+    """Inside the intake transaction: the acknowledgement at once, the sequence for a new lead,
+    and a note to the owner."""
+    employer = lead.employer
+    email_queue(
+        employer=employer, kind=OutboundKind.ACKNOWLEDGEMENT, unique_key=f"inquiry:{inquiry.pk}:ack",
+        lead=lead, to_email=lead.email, template=_acknowledgement_template(employer.pk),
+        scheduled_at=inquiry.received_at,
+    )
+    if created:
+        followups_schedule(lead=lead, since=inquiry.received_at)
+
+
+def owner_notify_assigned(*, lead: Lead) -> None:
+    owner = lead.owner
+    if owner is None or not owner.email:
+        return
+    context = {"lead": lead, "owner": owner, "lead_url": lead_url(lead)}
+    email_queue(
+        employer=lead.employer, kind=OutboundKind.NOTIFICATION,
+        unique_key=f"lead:{lead.pk}:assigned:{owner.pk}", to_user=owner, to_email=owner.email,
+        subject=f"New lead for you: {lead.name}"[:300],
+        body_text=render_to_string("emails/assigned.txt", context),
+    )
+
+
+def lead_url(lead: Lead) -> str:
+    from django.conf import settings
+
+    return f"{settings.SITE_URL}/leads/{lead.pk}/"
+
+
+def followups_schedule(*, lead: Lead, since: dt.datetime) -> int:
+    """Queue the steps of the employer's default sequence; steps already queued stay as they are."""
+    sequence = lead.employer.default_sequence
+    if sequence is None or not sequence.active:
+        return 0
+    steps = list(SequenceStep.objects.filter(sequence=sequence).select_related("template").order_by("position"))
+    due = since
+    queued = 0
+    for step in steps:
+        base = since if step.delay_from == SequenceStep.DelayFrom.INQUIRY else due
+        due = base + dt.timedelta(days=step.delay_days)
+        _, created = email_queue(
+            employer=lead.employer, kind=OutboundKind.FOLLOWUP, unique_key=f"lead:{lead.pk}:step:{step.pk}",
+            lead=lead, to_email=lead.email, template=step.template, step=step, scheduled_at=due,
+        )
+        queued += created
+    return queued
+
+
+def followups_cancel(*, lead: Lead, reason: str, kinds: frozenset[str] = FOLLOWUP_KINDS) -> int:
+    """Cancel the lead's scheduled emails of these kinds, keeping the reason on each row."""
+    return OutboundEmail.objects.filter(
+        lead=lead, kind__in=kinds, status=OutboundStatus.SCHEDULED
+    ).update(status=OutboundStatus.CANCELLED, status_reason=reason[:300])
+
+
+def followups_after_move(*, lead: Lead) -> None:
+    """Called by the pipeline after a move: a closed lead or one past the sequence's stage stops."""
+    if lead.is_closed:
+        followups_cancel(lead=lead, reason=f"the lead was closed ({lead.get_stage_display().lower()})")
+        return
+    rank = MILESTONE_RANK[lead.stage]
+    past = [
+        row.pk for row in OutboundEmail.objects.filter(
+            lead=lead, kind=OutboundKind.FOLLOWUP, status=OutboundStatus.SCHEDULED
+        ).select_related("step__sequence")
+        if rank > MILESTONE_RANK[row.step.sequence.stop_after_stage if row.step_id else "contacted"]
+    ]
+    if past:
+        OutboundEmail.objects.filter(pk__in=past, status=OutboundStatus.SCHEDULED).update(
+            status=OutboundStatus.CANCELLED, status_reason=f"the lead moved to {lead.stage}"
+        )
+
+
+def followups_pause(*, lead: Lead, by) -> None:
+    with transaction.atomic():
+        if not Lead.objects.filter(pk=lead.pk, followups_paused=False).update(followups_paused=True):
+            return
+        lead.followups_paused = True
+        followups_cancel(lead=lead, reason=PAUSED_REASON)
+        activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=by, summary="Follow-ups paused")
+
+
+def followups_resume(*, lead: Lead, by) -> int:
+    """Schedule again what the pause cancelled; what was sent stays sent. Returns rows resumed."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not Lead.objects.filter(pk=lead.pk, followups_paused=True).update(followups_paused=False):
+            return 0
+        lead.followups_paused = False
+        resumed = 0
+        for row in OutboundEmail.objects.filter(
+            lead=lead, kind__in=FOLLOWUP_KINDS, status=OutboundStatus.CANCELLED, status_reason=PAUSED_REASON
+        ):
+            resumed += OutboundEmail.objects.filter(pk=row.pk, status=OutboundStatus.CANCELLED).update(
+                status=OutboundStatus.SCHEDULED, scheduled_at=max(row.scheduled_at, now), status_reason=""
+            )
+        activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=by,
+                        summary=f"Follow-ups resumed ({resumed} scheduled again)")
+    return resumed
+
+
+def lead_unsubscribe(*, lead: Lead, how: str = "unsubscribe link") -> bool:
+    """The person asked to stop: nothing more goes to them. False when already unsubscribed."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not Lead.objects.filter(pk=lead.pk, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=now, marketing_opt_in=False
+        ):
+            return False
+        lead.unsubscribed_at = now
+        lead.marketing_opt_in = False
+        OutboundEmail.objects.filter(lead=lead, status=OutboundStatus.SCHEDULED).update(
+            status=OutboundStatus.CANCELLED, status_reason="the lead unsubscribed"
+        )
+        activity_record(lead=lead, kind=ActivityKind.SYSTEM, summary=f"Unsubscribed ({how})", touch=False)
+    return True
+
+
+def _acknowledgement_template(employer_id: int) -> EmailTemplate | None:
+    return (
+        EmailTemplate.objects.filter(employer_id=employer_id, kind=EmailTemplate.Kind.ACKNOWLEDGEMENT)
+        .order_by("name")
+        .first()
+    )

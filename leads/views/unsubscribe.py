@@ -1,0 +1,28 @@
+"""The unsubscribe link in every email: works without login, confirms, and supports RFC 8058
+one-click POSTs from mail clients."""
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from leads.emails import lead_id_from_token
+from leads.models import Lead
+from leads.services.followups import lead_unsubscribe
+
+
+# The signed token is the credential; mail clients post one-click unsubscribes without a
+# CSRF token, so this view cannot require one.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    lead_id = lead_id_from_token(token)
+    lead = Lead.objects.select_related("employer").filter(pk=lead_id, erased_at__isnull=True).first()
+    if lead is None:
+        raise Http404("This unsubscribe link is not valid.")
+    if request.method == "POST":
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        lead_unsubscribe(lead=lead, how="one-click from the mail client" if one_click else "unsubscribe link")
+        return render(request, "public/unsubscribed.html", {"employer": lead.employer})
+    return render(request, "public/unsubscribe_confirm.html", {"employer": lead.employer, "lead": lead,
+                                                                "already": lead.unsubscribed_at is not None})
