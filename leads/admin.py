@@ -23,10 +23,13 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from leads import models as m
 from leads.access import employer_ids, scope, tenant_path
+from leads.emails import TemplateError, render_template, template_context
 from leads.normalise import normalise_email, normalise_phone, normalise_profile_url
+from leads.services.outbox import outbox_cancel, outbox_daily_counts, outbox_retry
 
 User = get_user_model()
 
@@ -553,6 +556,28 @@ class EmailTemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
     list_filter = ("kind", ("employer", RelatedOnly))
     search_fields = ("name", "subject")
     list_select_related = ("employer",)
+    readonly_fields = ("preview",)
+
+    @admin.display(description="Preview with a real lead")
+    def preview(self, obj: m.EmailTemplate) -> str:
+        """The saved template rendered for the employer's newest lead, as it would be sent."""
+        if obj.pk is None:
+            return "Save the template to see a preview."
+        lead = (m.Lead.objects.filter(employer_id=obj.employer_id, erased_at__isnull=True)
+                .select_related("employer", "owner", "opening").order_by("-created_at").first())
+        if lead is None:
+            return "No lead yet to preview with."
+        try:
+            rendered = render_template(obj, template_context(lead))
+        except TemplateError as exc:
+            return str(exc)
+        return format_html(
+            '<p>For <strong>{}</strong> &lt;{}&gt;</p><p><strong>Subject:</strong> {}</p>'
+            '<pre style="white-space:pre-wrap">{}</pre>{}',
+            lead.name, lead.email, rendered.subject, rendered.text,
+            format_html('<iframe sandbox="" title="HTML part" style="width:100%;height:20rem;border:1px solid #ccc" '
+                        'srcdoc="{}"></iframe>', rendered.html) if rendered.html else "",
+        )
 
 
 class SequenceStepInline(TenantScopedInline, admin.TabularInline):
@@ -579,15 +604,35 @@ class SequenceStepAdmin(TenantScopedAdmin, admin.ModelAdmin):
 @admin.register(m.OutboundEmail)
 class OutboundEmailAdmin(TenantScopedAdmin, admin.ModelAdmin):
     # The outbox is written by the follow-up services and claimed by the worker; an edit
-    # here could send an email twice or lose one.
+    # here could send an email twice or lose one. Operators retry or cancel with actions.
     allowed_actions = READ_ONLY
     deleted_with_parent = True
-    list_display = ("scheduled_at", "kind", "to_email", "status", "employer", "lead", "attempts", "sent_at")
-    list_filter = ("status", "kind", ("employer", RelatedOnly))
-    search_fields = ("=to_email", "=unique_key")
+    list_display = ("scheduled_at", "kind", "to_email", "status", "status_reason", "employer", "lead", "attempts",
+                    "sent_at")
+    list_filter = ("status", "kind", ("scheduled_at", admin.DateFieldListFilter), ("employer", RelatedOnly))
+    search_fields = ("=to_email", "=unique_key", "=message_id")
     date_hierarchy = "scheduled_at"
     list_select_related = ("employer", "lead")
     show_full_result_count = False
+    actions = ("retry_now", "cancel_scheduled")
+    change_list_template = "admin/leads/outboundemail/change_list.html"
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or bool(self.employers_allowed(request, "operate"))
+
+    @admin.action(description="Send again now (failed, cancelled or skipped)", permissions=["operate"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = outbox_retry(ids=queryset.values_list("pk", flat=True), by=request.user)
+        self.message_user(request, f"{count} email(s) scheduled to send now.")
+
+    @admin.action(description="Cancel scheduled emails", permissions=["operate"])
+    def cancel_scheduled(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = outbox_cancel(ids=queryset.values_list("pk", flat=True), by=request.user)
+        self.message_user(request, f"{count} scheduled email(s) cancelled.")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "daily_counts": outbox_daily_counts(self.get_queryset(request))}
+        return super().changelist_view(request, extra_context)
 
 
 # --- reporting and operations -------------------------------------------------------------

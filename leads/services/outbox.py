@@ -298,3 +298,40 @@ def _fail_permanently(row: OutboundEmail, now: dt.datetime, error: str) -> str:
 
 def _smtp_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def outbox_retry(*, ids: Iterable[int], by) -> int:
+    """An operator sends failed, cancelled or skipped emails again, now."""
+    now = timezone.now()
+    return OutboundEmail.objects.filter(
+        pk__in=list(ids), status__in=[OutboundStatus.FAILED, OutboundStatus.CANCELLED, OutboundStatus.SKIPPED]
+    ).update(
+        status=OutboundStatus.SCHEDULED, scheduled_at=now, attempts=0,
+        status_reason=f"retried by {by.get_username()}"[:300],
+    )
+
+
+def outbox_cancel(*, ids: Iterable[int], by) -> int:
+    return OutboundEmail.objects.filter(pk__in=list(ids), status=OutboundStatus.SCHEDULED).update(
+        status=OutboundStatus.CANCELLED, status_reason=f"cancelled by {by.get_username()}"[:300]
+    )
+
+
+def outbox_daily_counts(queryset, *, days: int = 7) -> list[dict]:
+    """Scheduled, sent and failed emails per day over the last ``days`` days: one query."""
+    from django.db.models import Count, Q
+    from django.db.models.functions import TruncDate
+
+    since = timezone.now() - dt.timedelta(days=days)
+    return list(
+        queryset.filter(scheduled_at__gte=since)
+        .annotate(day=TruncDate("scheduled_at"))
+        .values("day")
+        .annotate(
+            scheduled=Count("id", filter=Q(status=OutboundStatus.SCHEDULED)),
+            sent=Count("id", filter=Q(status=OutboundStatus.SENT)),
+            failed=Count("id", filter=Q(status=OutboundStatus.FAILED)),
+            stopped=Count("id", filter=Q(status__in=[OutboundStatus.CANCELLED, OutboundStatus.SKIPPED])),
+        )
+        .order_by("-day")
+    )
