@@ -14,7 +14,7 @@ from django.template import Context, Engine, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from leads.models import EmailTemplate, Lead, OutboundEmail
+from leads.models import EmailTemplate, Lead, OutboundEmail, OutboundKind
 
 UNSUBSCRIBE_SALT = "relocate.unsubscribe"
 _TEXT_ENGINE = Engine(autoescape=False)
@@ -50,6 +50,10 @@ def unsubscribe_url(lead_id: int) -> str:
     return settings.SITE_URL + reverse("unsubscribe", args=[unsubscribe_token(lead_id)])
 
 
+def still_interested_url(lead_id: int) -> str:
+    return settings.SITE_URL + reverse("still-interested", args=[unsubscribe_token(lead_id)])
+
+
 def template_context(lead: Lead) -> dict[str, Any]:
     """Plain values only: a template an employer admin writes can't reach other rows."""
     owner = lead.owner
@@ -62,6 +66,7 @@ def template_context(lead: Lead) -> dict[str, Any]:
         "recruiter": {"name": (owner.get_full_name() or owner.get_username()) if owner else lead.employer.name,
                       "email": owner.email if owner else ""},
         "unsubscribe_url": unsubscribe_url(lead.pk),
+        "still_interested_url": still_interested_url(lead.pk),
     }
 
 
@@ -75,13 +80,19 @@ def render_template(template: EmailTemplate, context: dict[str, Any]) -> Rendere
     return Rendered(subject=" ".join(subject.split())[:300], text=text, html=html)
 
 
-def render_default_acknowledgement(context: dict[str, Any]) -> Rendered:
-    """Used when an employer has no acknowledgement template: nobody goes unanswered."""
-    return Rendered(
-        subject=f"We received your inquiry — {context['employer']['name']}",
-        text=render_to_string("emails/acknowledgement.txt", context),
-        html="",
-    )
+_DEFAULTS = {
+    OutboundKind.ACKNOWLEDGEMENT: ("We received your inquiry — {name}", "emails/acknowledgement.txt"),
+    OutboundKind.STALE_CHECK: ("Are you still interested in {name}?", "emails/stale_check.txt"),
+}
+
+
+def render_default(kind: str, context: dict[str, Any]) -> Rendered | None:
+    """The built-in text for an email an employer has no template for: nobody goes unanswered."""
+    if kind not in _DEFAULTS:
+        return None
+    subject, template_name = _DEFAULTS[kind]
+    return Rendered(subject=subject.format(name=context["employer"]["name"]),
+                    text=render_to_string(template_name, context), html="")
 
 
 def message_id(unique_key: str) -> str:

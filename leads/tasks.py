@@ -7,6 +7,7 @@ from django.conf import settings
 
 from leads.services.heartbeat import heartbeat_record
 from leads.services.outbox import outbox_claim_due, outbox_claim_one, outbox_deliver, outbox_recover_stuck
+from leads.services.reminders import digests_queue, stale_checks_queue, stale_leads_close
 
 # A sweep stops claiming new batches after this long, well inside its time limit, so the next
 # beat tick takes over instead of two sweeps overlapping for long.
@@ -40,3 +41,15 @@ def dispatch_due_emails() -> dict[str, int]:
         if len(ids) < batch:
             break
     return totals
+
+
+@shared_task(time_limit=300, soft_time_limit=240, ignore_result=True)
+def queue_digests() -> int:
+    """Hourly: the recruiters of employers where it is 8 o'clock get their daily digest."""
+    return digests_queue()
+
+
+@shared_task(time_limit=300, soft_time_limit=240, ignore_result=True)
+def check_stale_interest() -> dict[str, int]:
+    """Hourly: ask quiet leads if they are still interested; close those who never answered."""
+    return {"asked": stale_checks_queue(), "closed": stale_leads_close()}

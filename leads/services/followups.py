@@ -156,3 +156,9 @@ def _acknowledgement_template(employer_id: int) -> EmailTemplate | None:
         .order_by("name")
         .first()
     )
+
+
+def lead_confirm_interest(*, lead: Lead) -> None:
+    """The person answered the still-interested email: that is a reply, and keeps the lead open."""
+    activity_record(lead=lead, kind=ActivityKind.REPLY, summary="Confirmed still interested (email link)")
+    followups_cancel(lead=lead, reason="the lead replied")

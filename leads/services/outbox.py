@@ -248,9 +248,9 @@ def _render(row: OutboundEmail) -> emails.Rendered:
     context = emails.template_context(row.lead)
     if row.template_id:
         return emails.render_template(row.template, context)
-    if row.kind == OutboundKind.ACKNOWLEDGEMENT:
-        return emails.render_default_acknowledgement(context)
-    return emails.Rendered(subject=row.subject, text=row.body_text, html=row.body_html)
+    return emails.render_default(row.kind, context) or emails.Rendered(
+        subject=row.subject, text=row.body_text, html=row.body_html
+    )
 
 
 def _mark_not_sent(row: OutboundEmail, decision: Decision) -> str:

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from leads.emails import lead_id_from_token
 from leads.models import Lead
-from leads.services.followups import lead_unsubscribe
+from leads.services.followups import lead_confirm_interest, lead_unsubscribe
 
 
 # The signed token is the credential; mail clients post one-click unsubscribes without a
@@ -26,3 +26,18 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "public/unsubscribed.html", {"employer": lead.employer})
     return render(request, "public/unsubscribe_confirm.html", {"employer": lead.employer, "lead": lead,
                                                                 "already": lead.unsubscribed_at is not None})
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def still_interested(request: HttpRequest, token: str) -> HttpResponse:
+    """The answer to the still-interested email: a GET only shows the button (mail scanners
+    follow links), the POST records the answer, which keeps the lead open."""
+    lead_id = lead_id_from_token(token)
+    lead = Lead.objects.select_related("employer").filter(pk=lead_id, erased_at__isnull=True).first()
+    if lead is None:
+        raise Http404("This link is not valid.")
+    if request.method == "POST":
+        lead_confirm_interest(lead=lead)
+        return render(request, "public/still_interested_thanks.html", {"employer": lead.employer})
+    return render(request, "public/still_interested_confirm.html", {"employer": lead.employer, "lead": lead})
