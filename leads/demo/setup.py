@@ -1,0 +1,194 @@
+"""The small rows of the demo: users, employers and their configuration. Idempotent: each row
+is looked up by its natural key and created only when missing, so that a re-run changes nothing
+an admin may have edited since."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+
+from leads.demo import data
+from leads.models import (
+    ClosedReason,
+    EmailTemplate,
+    Employer,
+    MarkedEvent,
+    Membership,
+    Opening,
+    Sequence,
+    SequenceStep,
+    Skill,
+)
+
+
+@dataclass(frozen=True)
+class OpeningRef:
+    id: int
+    title: str
+    is_open: bool
+
+
+@dataclass(frozen=True)
+class DemoEmployer:
+    """What lead generation needs of one employer: ids, not model instances."""
+
+    spec: data.EmployerSpec
+    id: int
+    # The seed's "now": leads are placed before it (see ``_anchor``).
+    anchor: dt.datetime
+    openings: tuple[OpeningRef, ...]
+    skills: tuple[tuple[int, str], ...]
+    recruiters: tuple[tuple[int, float], ...]  # (user id, response speed factor)
+    reasons: dict[str, int]  # closed reason label -> id
+
+
+def demo_setup(*, now: dt.datetime) -> list[DemoEmployer]:
+    with transaction.atomic():
+        users = _users()
+        return [_employer(spec, users, now) for spec in data.EMPLOYERS]
+
+
+def _users() -> dict[str, AbstractUser]:
+    User = get_user_model()
+    users = {}
+    for spec in data.USERS:
+        user, created = User.objects.get_or_create(
+            username=spec.username,
+            defaults={
+                "first_name": spec.first_name,
+                "last_name": spec.last_name,
+                "email": f"{spec.username}@example.com",
+                "is_staff": spec.is_staff,
+                "is_superuser": spec.employer_slug is None,
+            },
+        )
+        if created:
+            # Only on creation: a re-run must not undo a password someone has changed.
+            user.set_password(data.DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        users[spec.username] = user
+    return users
+
+
+def _employer(spec: data.EmployerSpec, users: dict[str, AbstractUser], now: dt.datetime) -> DemoEmployer:
+    employer, _ = Employer.objects.get_or_create(
+        slug=spec.slug,
+        defaults={
+            "name": spec.name,
+            "destination_country": spec.destination,
+            "time_zone": spec.time_zone,
+            "brand_colour": spec.brand_colour,
+            "sender_name": spec.sender_name,
+            "sender_email": spec.sender_email,
+        },
+    )
+    recruiters = _memberships(employer, spec, users)
+    openings = _openings(employer, spec)
+    reasons = _closed_reasons(employer)
+    _templates_and_sequence(employer, spec)
+    skills = _skills(employer, spec)
+    anchor = _anchor(employer, spec, now)
+    return DemoEmployer(
+        spec=spec, id=employer.pk, anchor=anchor, openings=openings, skills=skills,
+        recruiters=recruiters, reasons=reasons,
+    )
+
+
+def _memberships(
+    employer: Employer, spec: data.EmployerSpec, users: dict[str, AbstractUser]
+) -> tuple[tuple[int, float], ...]:
+    recruiters = []
+    for user_spec in data.USERS:
+        if user_spec.employer_slug != spec.slug:
+            continue
+        user = users[user_spec.username]
+        Membership.objects.get_or_create(user=user, employer=employer, defaults={"role": user_spec.role})
+        if user_spec.role == "recruiter":
+            recruiters.append((user.pk, user_spec.speed))
+    return tuple(recruiters)
+
+
+def _openings(employer: Employer, spec: data.EmployerSpec) -> tuple[OpeningRef, ...]:
+    refs = []
+    for opening_spec in spec.openings:
+        opening, _ = Opening.objects.get_or_create(
+            employer=employer,
+            title=opening_spec.title,
+            defaults={
+                "team": opening_spec.team,
+                "location": opening_spec.location,
+                "visa_sponsorship": opening_spec.visa_sponsorship,
+                "status": Opening.Status.OPEN if opening_spec.open else Opening.Status.CLOSED,
+            },
+        )
+        refs.append(OpeningRef(opening.pk, opening.title, opening.status == Opening.Status.OPEN))
+    return tuple(refs)
+
+
+def _closed_reasons(employer: Employer) -> dict[str, int]:
+    reasons = {}
+    for position, (label, stage) in enumerate(data.CLOSED_REASONS):
+        reason, _ = ClosedReason.objects.get_or_create(
+            employer=employer, label=label, defaults={"stage": stage, "position": position}
+        )
+        reasons[label] = reason.pk
+    return reasons
+
+
+def _templates_and_sequence(employer: Employer, spec: data.EmployerSpec) -> None:
+    destination = employer.destination_country.name
+    templates = {}
+    for name, kind, subject, body in data.TEMPLATES:
+        # str.replace, not format(): the bodies are full of template braces.
+        template, _ = EmailTemplate.objects.get_or_create(
+            employer=employer,
+            name=name,
+            defaults={
+                "kind": kind,
+                "subject": subject.replace("{destination}", destination),
+                "body_text": body.replace("{destination}", destination),
+            },
+        )
+        templates[name] = template
+    sequence, _ = Sequence.objects.get_or_create(employer=employer, name=data.SEQUENCE_NAME)
+    for position, delay_days, delay_from, template_name in data.SEQUENCE_STEPS:
+        SequenceStep.objects.get_or_create(
+            sequence=sequence,
+            position=position,
+            defaults={"delay_days": delay_days, "delay_from": delay_from, "template": templates[template_name]},
+        )
+    if employer.default_sequence_id is None:
+        employer.default_sequence = sequence
+        employer.save(update_fields=["default_sequence"])
+
+
+def _skills(employer: Employer, spec: data.EmployerSpec) -> tuple[tuple[int, str], ...]:
+    # Skill names are unique case-insensitively per employer: conflicts are the rows we have.
+    Skill.objects.bulk_create([Skill(employer=employer, name=name) for name in spec.skills], ignore_conflicts=True)
+    by_name = {s.name.lower(): s.pk for s in Skill.objects.filter(employer=employer)}
+    return tuple((by_name[name.lower()], name) for name in spec.skills)
+
+
+def _anchor(employer: Employer, spec: data.EmployerSpec, now: dt.datetime) -> dt.datetime:
+    """The seed's "now", read back from the marked surge on a re-run.
+
+    A later run that adds leads (``--leads`` larger) then places them on the same calendar as
+    the first run's leads, so the spike stays under its marked cause instead of smearing.
+    """
+    surge, _ = MarkedEvent.objects.get_or_create(
+        employer=employer,
+        label=data.SURGE_LABEL,
+        defaults={"date": now.date() - dt.timedelta(days=data.SURGE_DAYS_AGO)},
+    )
+    seed_day = surge.date + dt.timedelta(days=data.SURGE_DAYS_AGO)
+    MarkedEvent.objects.get_or_create(
+        employer=employer,
+        label=spec.fair_label,
+        defaults={"date": seed_day - dt.timedelta(days=spec.fair_days_ago)},
+    )
+    end_of_seed_day = dt.datetime.combine(seed_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return min(now, end_of_seed_day)
