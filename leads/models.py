@@ -228,7 +228,8 @@ class Skill(models.Model):
 class Lead(models.Model):
     """One prospective migrant at one employer, unique on the normalised email."""
 
-    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="leads")
+    # Every lead index starts with the employer: no separate one for the foreign key.
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="leads", db_index=False)
     # Identity and contact
     name = models.CharField(max_length=200)
     email = models.EmailField(max_length=254, help_text="Stored normalised: trimmed and lower-case.")
@@ -273,7 +274,9 @@ class Lead(models.Model):
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.NEW)
     # The furthest milestone reached, kept by the pipeline service so that the funnel counts
     # a lead that reached `offer` and later withdrew as having reached `offer`.
-    furthest_stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.NEW)
+    furthest_stage = models.CharField(
+        max_length=16, choices=[(s, Stage(s).label) for s in MILESTONES], default=Stage.NEW
+    )
     closed_reason = models.ForeignKey(
         ClosedReason, null=True, blank=True, on_delete=models.PROTECT, related_name="leads"
     )
@@ -393,7 +396,7 @@ class PossibleDuplicate(models.Model):
 class Inquiry(models.Model):
     """One inbound message. A repeat inquiry from a known email joins the existing lead."""
 
-    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="inquiries")
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="inquiries", db_index=False)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="inquiries")
     channel = models.CharField(max_length=16, choices=Source.choices)
     received_at = models.DateTimeField(default=timezone.now)

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from leads.models import (
@@ -277,7 +278,9 @@ def _flag_possible_duplicates(lead: Lead) -> None:
                        .values_list("pk", flat=True)[:_MAX_DUPLICATE_FLAGS]]
     if lead.name and lead.current_country:
         candidates += [(pk, PossibleDuplicate.Reason.NAME_COUNTRY)
-                       for pk in others.filter(name__iexact=lead.name, current_country=lead.current_country)
+                       # Lower(name), as the lead_emp_name_country index is built.
+                       for pk in others.alias(lower_name=Lower("name"))
+                       .filter(lower_name=lead.name.lower(), current_country=lead.current_country)
                        .values_list("pk", flat=True)[:_MAX_DUPLICATE_FLAGS]]
     # One row per pair and reason: the newer lead points at the older one.
     PossibleDuplicate.objects.bulk_create(
