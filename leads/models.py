@@ -671,3 +671,25 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ApiKey(models.Model):
+    """A secret that lets another system (a careers site, an ATS) send inquiries to one employer.
+
+    Only a hash of the key is stored; the key itself is shown once, when it is created.
+    """
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=120, help_text="Who uses this key, e.g. “careers site”.")
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["employer__name", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
