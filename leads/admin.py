@@ -668,3 +668,54 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
+
+
+# --- API keys ------------------------------------------------------------------------------
+
+from leads.services.api_keys import api_key_create, api_keys_revoke  # noqa: E402
+
+
+@admin.register(m.ApiKey)
+class ApiKeyAdmin(TenantScopedAdmin, admin.ModelAdmin):
+    # Made by the service, which shows the secret once; afterwards only renamed or revoked.
+    list_display = ("prefix", "name", "employer", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), ("employer", RelatedOnly))
+    search_fields = ("=prefix", "name")
+    list_select_related = ("employer",)
+    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke",)
+
+    def get_fields(self, request: HttpRequest, obj: m.ApiKey | None = None) -> tuple[str, ...]:
+        return ("employer", "name") if obj is None else ("employer", "name", *self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: m.ApiKey | None = None) -> tuple[str, ...]:
+        # A key never moves to another employer: that would hand it their leads.
+        return self.readonly_fields if obj is None else ("employer", *self.readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: m.ApiKey, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, plaintext = api_key_create(employer=obj.employer, name=obj.name)
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
+        obj._state.adding, obj._state.db = False, key._state.db
+        self.message_user(request, f"The new API key is {plaintext} — copy it now: it is shown only this once "
+                                   "and cannot be recovered.", messages.WARNING)
+
+    @admin.action(description="Revoke selected API keys", permissions=("change",))
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = api_keys_revoke(keys=queryset)
+        self.message_user(request, f"Revoked {count} API key(s); they stop working at once.", messages.SUCCESS)
+
+
+# --- CSV import of leads (leads/admin_import.py) ------------------------------------------
+
+from leads.admin_import import LeadImportMixin  # noqa: E402
+
+
+class LeadWithImportAdmin(LeadImportMixin, LeadAdmin):
+    """The lead admin with its "Import leads from CSV" page."""
+
+
+admin.site.unregister(m.Lead)
+admin.site.register(m.Lead, LeadWithImportAdmin)

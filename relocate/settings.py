@@ -236,3 +236,15 @@ RELOCATE_EMAIL_MAX_ATTEMPTS = env_int("RELOCATE_EMAIL_MAX_ATTEMPTS", default=6)
 RELOCATE_EMAIL_BATCH_SIZE = env_int("RELOCATE_EMAIL_BATCH_SIZE", default=200)
 # A row left in `sending` this long (a worker died mid-send) goes back to the queue.
 RELOCATE_EMAIL_STUCK_AFTER_SECONDS = env_int("RELOCATE_EMAIL_STUCK_AFTER_SECONDS", default=600)
+
+# Recruiter UI ----------------------------------------------------------------------------
+# The public inquiry form: a submission faster than this many seconds after the form was
+# served is a bot's; more than RATE submissions from one address per WINDOW seconds get 429.
+RELOCATE_PUBLIC_FORM_MIN_SECONDS = env_int("RELOCATE_PUBLIC_FORM_MIN_SECONDS", default=3)
+RELOCATE_PUBLIC_FORM_RATE = env_int("RELOCATE_PUBLIC_FORM_RATE", default=5)
+RELOCATE_PUBLIC_FORM_RATE_WINDOW = env_int("RELOCATE_PUBLIC_FORM_RATE_WINDOW", default=600)
+# Requests larger than this (a CV is at most 5 MB) are refused before they are read.
+RELOCATE_PUBLIC_FORM_MAX_BYTES = env_int("RELOCATE_PUBLIC_FORM_MAX_BYTES", default=6 * 1024 * 1024)
+
+# Inquiry API: calls per key per minute.
+RELOCATE_API_RATE = env_int("RELOCATE_API_RATE", default=600)

@@ -15,6 +15,7 @@ from django.urls import reverse
 from leads import models as m
 from leads.access import tenant_path
 from leads.admin import is_tenant_model
+from leads.services.api_keys import api_key_create
 from tests.factories import (
     ActivityFactory,
     CitizenshipFactory,
@@ -64,6 +65,7 @@ def populate(employer: m.Employer, tag: str) -> dict[type[models.Model], models.
         OutboundEmailFactory(lead=lead),
         MarkedEventFactory(employer=employer, label=f"{tag} event"),
         employer.memberships.first(),
+        api_key_create(employer=employer, name=f"{tag} key")[0],
     ]
     return {type(row): row for row in rows}
 

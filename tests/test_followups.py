@@ -357,3 +357,20 @@ def test_dispatch_query_count_does_not_grow_with_batch(cast, sequence, django_as
         return len(ctx.captured_queries) - n  # one UPDATE per email is the floor
 
     assert queue_and_count(3, 0) == queue_and_count(12, 100)
+
+
+def test_old_imported_inquiry_starts_its_sequence_now(cast, sequence):
+    a_year_ago = MONDAY - dt.timedelta(days=365)
+    with time_machine.travel(MONDAY, tick=False):
+        lead = inquiry_receive(employer=cast.employer, channel="import", email="old@example.org", name="Old Lead",
+                               received_at=a_year_ago).lead
+    assert [r.scheduled_at for r in rows(lead)] == [MONDAY + dt.timedelta(days=d) for d in (2, 7, 17)]
+
+
+def test_malformed_profile_url_is_a_validation_error(cast):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as exc:
+        inquiry_receive(employer=cast.employer, channel="api", email="u@example.org", name="U",
+                        fields={"profile_url": "https://[x"})
+    assert "profile_url" in exc.value.message_dict

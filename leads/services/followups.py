@@ -39,7 +39,8 @@ def followups_on_inquiry(*, lead: Lead, inquiry: Inquiry, created: bool) -> None
         scheduled_at=inquiry.received_at,
     )
     if created:
-        followups_schedule(lead=lead, since=inquiry.received_at)
+        # An imported inquiry may be months old: its follow-ups start now, not all at once.
+        followups_schedule(lead=lead, since=max(inquiry.received_at, timezone.now()))
 
 
 def owner_notify_assigned(*, lead: Lead) -> None:

@@ -84,10 +84,10 @@ def inquiry_receive(
     if channel not in Source.values:
         raise ValidationError({"channel": f"Unknown channel {channel!r}."})
     received_at = received_at or timezone.now()
-    profile = _clean_profile(employer, fields or {})
-    email = _clean_email(email)
+    profile = clean_profile(employer, fields or {})
+    email = clean_email(email)
     name = " ".join((name or "").split())[:200]
-    countries = _clean_countries(citizenships)
+    countries = clean_countries(citizenships)
     if owner is not None and not _is_member(owner, employer):
         raise ValidationError({"owner": "The owner must be a member of this employer."})
 
@@ -126,14 +126,18 @@ def inquiry_receive(
     return IntakeResult(lead=lead, inquiry=inquiry, created=created)
 
 
-def _clean_email(value: str) -> str:
+# The checks inquiry_receive applies, public so that a channel can check a whole batch
+# (an import preview) before anything is stored.
+
+
+def clean_email(value: str) -> str:
     try:
         return normalise_email(value)
     except ValidationError as exc:
         raise ValidationError({"email": "Enter a valid email address."}) from exc
 
 
-def _clean_countries(codes: Iterable[str]) -> list[str]:
+def clean_countries(codes: Iterable[str]) -> list[str]:
     from django_countries import countries
 
     cleaned = []
@@ -146,7 +150,7 @@ def _clean_countries(codes: Iterable[str]) -> list[str]:
     return cleaned
 
 
-def _clean_profile(employer: Employer, fields: Mapping[str, Any]) -> dict[str, Any]:
+def clean_profile(employer: Employer, fields: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - PROFILE_FIELDS
     if unknown:
         raise TypeError(f"inquiry_receive() got unknown lead fields: {', '.join(sorted(unknown))}")
@@ -158,7 +162,10 @@ def _clean_profile(employer: Employer, fields: Mapping[str, Any]) -> dict[str, A
         except ValidationError as exc:
             raise ValidationError({"phone": exc.messages}) from exc
     if "profile_url" in profile:
-        profile["profile_url"] = normalise_profile_url(str(profile["profile_url"]))
+        try:
+            profile["profile_url"] = normalise_profile_url(str(profile["profile_url"]))
+        except ValueError as exc:  # urlsplit refuses some malformed hosts, e.g. "https://[x"
+            raise ValidationError({"profile_url": "Enter a valid URL."}) from exc
     opening = profile.get("opening")
     if opening is not None:
         opening_id = opening.pk if isinstance(opening, Opening) else opening
@@ -341,4 +348,4 @@ def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-__all__ = ["PROFILE_FIELDS", "IntakeResult", "inquiry_receive"]
+__all__ = ["PROFILE_FIELDS", "IntakeResult", "clean_countries", "clean_email", "clean_profile", "inquiry_receive"]
