@@ -374,3 +374,17 @@ def test_malformed_profile_url_is_a_validation_error(cast):
         inquiry_receive(employer=cast.employer, channel="api", email="u@example.org", name="U",
                         fields={"profile_url": "https://[x"})
     assert "profile_url" in exc.value.message_dict
+
+
+def test_rate_limit_fails_open_when_the_cache_server_is_down(settings):
+    from django.core.cache import cache
+
+    from leads.ratelimit import rate_limit_hit
+
+    # A real Redis cache at an address where nothing listens.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    with pytest.raises(Exception, match=r"(?i)connect"):
+        cache.add("probe", 1)
+    assert rate_limit_hit("test", "127.0.0.1", limit=1, window=60)
+    assert rate_limit_hit("test", "127.0.0.1", limit=1, window=60)  # not counted: allowed again
