@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from leads.views import health, unsubscribe
@@ -9,4 +10,7 @@ urlpatterns = [
     path("api/v1/", include("leads.api_urls")),
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path("still-interested/<str:token>/", unsubscribe.still_interested, name="still-interested"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("leads.urls")),
 ]

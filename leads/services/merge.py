@@ -1,0 +1,151 @@
+"""Merging a flagged duplicate into a lead: everything of both is kept on the one that stays.
+
+Every inquiry, note, activity, stage event, outbound email, citizenship and skill of the
+other lead moves to the kept one; the profile fills its blanks from the other; the other's
+identity (its email among them) is written on the kept lead's timeline; then the other
+lead row goes. Its scheduled follow-ups are cancelled with the reason (the kept lead has
+its own sequence), never deleted.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from leads.models import (
+    MILESTONE_RANK,
+    Activity,
+    ActivityKind,
+    Citizenship,
+    Inquiry,
+    Lead,
+    Note,
+    OutboundEmail,
+    OutboundStatus,
+    PossibleDuplicate,
+    StageEvent,
+)
+from leads.services.activity import activity_record
+from leads.services.outbox import FOLLOWUP_KINDS
+
+# Profile fields the kept lead takes from the other when its own is empty.
+_FILLABLE = (
+    "phone", "current_country", "current_city", "time_zone", "profile_url", "opening", "role_of_interest",
+    "years_experience", "needs_sponsorship", "visa_pathway", "earliest_move_date", "move_timeline",
+    "relocating_with", "partner_needs_work_rights", "credentials_to_recognise", "motivation", "cv",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "privacy_accepted_at",
+)
+
+
+def lead_merge(*, lead: Lead, other: Lead, by) -> Lead:
+    """Merge ``other`` into ``lead``; the two must be flagged as possible duplicates."""
+    if lead.pk == other.pk:
+        raise ValidationError("A lead cannot be merged into itself.")
+    if lead.employer_id != other.employer_id:
+        raise ValidationError("Only leads of the same employer can be merged.")
+    with transaction.atomic():
+        # Lock both in id order, so two merges of the same pair cannot deadlock.
+        locked = {row.pk: row for row in Lead.objects.select_for_update().filter(pk__in=[lead.pk, other.pk])
+                  .order_by("pk")}
+        if len(locked) != 2:
+            raise ValidationError("The other lead no longer exists; it may have been merged already.")
+        kept, gone = locked[lead.pk], locked[other.pk]
+        _check_flagged(kept, gone)
+        summary = _identity(gone)
+        _move_children(kept, gone)
+        _fill_profile(kept, gone)
+        _repoint_duplicate_flags(kept, gone)
+        gone.delete()
+        activity_record(lead=kept, kind=ActivityKind.SYSTEM, actor=by,
+                        summary=f"Merged {gone.name} <{gone.email}> into this lead", details=summary, touch=False)
+    lead.refresh_from_db()
+    return lead
+
+
+def _check_flagged(kept: Lead, gone: Lead) -> None:
+    flagged = PossibleDuplicate.objects.filter(
+        Q(lead=kept, other=gone) | Q(lead=gone, other=kept), dismissed_at__isnull=True
+    ).exists()
+    if not flagged:
+        raise ValidationError("These leads are not flagged as possible duplicates.")
+    if kept.is_erased or gone.is_erased:
+        raise ValidationError("An erased lead cannot be merged.")
+
+
+def _identity(gone: Lead) -> str:
+    """What the other lead was, kept as text: nothing about it is lost with its row."""
+    lines = [f"id: {gone.pk}", f"email: {gone.email}", f"name: {gone.name}", f"source: {gone.source}",
+             f"stage: {gone.stage}", f"created: {gone.created_at.isoformat()}"]
+    for name in _FILLABLE:
+        value = getattr(gone, name)
+        if value not in (None, "") and name != "opening":
+            lines.append(f"{name}: {value}")
+    if gone.owner_id:
+        lines.append(f"owner id: {gone.owner_id}")
+    return "\n".join(lines)
+
+
+def _move_children(kept: Lead, gone: Lead) -> None:
+    OutboundEmail.objects.filter(lead=gone, kind__in=FOLLOWUP_KINDS, status=OutboundStatus.SCHEDULED).update(
+        status=OutboundStatus.CANCELLED, status_reason=f"merged into lead {kept.pk}"
+    )
+    for model in (Inquiry, Note, Activity, StageEvent, OutboundEmail):
+        model.objects.filter(lead=gone).update(lead=kept)
+    Inquiry.objects.filter(lead=kept).update(is_repeat=True)
+    first = Inquiry.objects.filter(lead=kept).order_by("received_at", "pk").first()
+    if first:
+        Inquiry.objects.filter(pk=first.pk).update(is_repeat=False)
+    Citizenship.objects.bulk_create(
+        [Citizenship(lead=kept, country=c.country) for c in Citizenship.objects.filter(lead=gone)],
+        ignore_conflicts=True,
+    )
+    kept.skills.add(*gone.skills.all())
+
+
+def _fill_profile(kept: Lead, gone: Lead) -> None:
+    changed = []
+    for name in _FILLABLE:
+        if getattr(kept, name) in (None, "") and getattr(gone, name) not in (None, ""):
+            setattr(kept, name, getattr(gone, name))
+            changed.append(name)
+    if MILESTONE_RANK[gone.furthest_stage] > MILESTONE_RANK[kept.furthest_stage]:
+        kept.furthest_stage = gone.furthest_stage
+        changed.append("furthest_stage")
+    # The earliest interest and contact of either count for the reports.
+    if gone.created_at < kept.created_at:
+        kept.created_at = gone.created_at
+        changed.append("created_at")
+    if gone.first_contacted_at and (not kept.first_contacted_at or gone.first_contacted_at < kept.first_contacted_at):
+        kept.first_contacted_at = gone.first_contacted_at
+        changed.append("first_contacted_at")
+    if gone.last_activity_at > kept.last_activity_at:
+        kept.last_activity_at = gone.last_activity_at
+        changed.append("last_activity_at")
+    if not kept.owner_id and gone.owner_id:
+        kept.owner_id = gone.owner_id
+        changed.append("owner")
+    for flag in ("marketing_opt_in", "followups_paused"):
+        if getattr(gone, flag) and not getattr(kept, flag):
+            setattr(kept, flag, True)
+            changed.append(flag)
+    if gone.unsubscribed_at and not kept.unsubscribed_at:
+        # The person asked one of the two to stop: that holds for the one that stays.
+        kept.unsubscribed_at = gone.unsubscribed_at
+        changed.append("unsubscribed_at")
+    kept.updated_at = timezone.now()
+    kept.save(update_fields=[*changed, "updated_at"])
+
+
+def _repoint_duplicate_flags(kept: Lead, gone: Lead) -> None:
+    """The other's flags with third leads move to the kept lead; the pair's own flags go."""
+    PossibleDuplicate.objects.filter(Q(lead=kept, other=gone) | Q(lead=gone, other=kept)).delete()
+    moved = []
+    for flag in PossibleDuplicate.objects.filter(Q(lead=gone) | Q(other=gone)):
+        third = flag.other_id if flag.lead_id == gone.pk else flag.lead_id
+        moved.append(PossibleDuplicate(
+            employer_id=kept.employer_id, lead_id=max(kept.pk, third), other_id=min(kept.pk, third),
+            reason=flag.reason, created_at=flag.created_at, dismissed_at=flag.dismissed_at,
+        ))
+    PossibleDuplicate.objects.bulk_create(moved, ignore_conflicts=True)

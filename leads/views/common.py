@@ -1,0 +1,50 @@
+"""What every recruiter page shares: login, the user's employers, their time zone, safe redirects."""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from collections.abc import Callable
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from leads.models import Employer
+from leads.timezones import available_zones
+
+
+def user_employers(user) -> list[Employer]:
+    """The employers a user works for; every employer for a superuser."""
+    if user.is_superuser:
+        return list(Employer.objects.order_by("name"))
+    return list(Employer.objects.filter(memberships__user_id=user.pk).order_by("name"))
+
+
+def recruiter_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login required; ``request.employers`` set; times shown in the first employer's zone.
+
+    One query for the employers, whatever the page. The zone is overridden only for this
+    request (the thread's zone is restored afterwards, so it never leaks to the next one).
+    """
+
+    @login_required
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        request.employers = user_employers(request.user)
+        request.employer_ids = [e.pk for e in request.employers]
+        zone_name = request.employers[0].time_zone if request.employers else "UTC"
+        zone = zoneinfo.ZoneInfo(zone_name if zone_name in available_zones() else "UTC")
+        with timezone.override(zone):
+            return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    """The ``next`` parameter when it points inside this site, else the fallback."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return fallback

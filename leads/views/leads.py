@@ -1,0 +1,262 @@
+"""The recruiter's lead pages: the list, one lead, and the actions on it.
+
+Each action: login, the lead of the user's employers or 404, one service call, a redirect
+(or the form again with its errors). Nothing here decides a business rule.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from leads.access import get_for_user_or_404
+from leads.forms import (
+    ActivityForm,
+    AssignForm,
+    BulkActionForm,
+    LeadEditForm,
+    LeadFilterForm,
+    ManualLeadForm,
+    MoveStageForm,
+    NoteForm,
+    member_choices,
+)
+from leads.models import Lead, Source
+from leads.selectors.leads import (
+    lead_duplicates,
+    lead_for_page,
+    lead_inquiries,
+    lead_page,
+    lead_timeline,
+    leads_filtered,
+)
+from leads.services.activity import activity_log, note_add
+from leads.services.followups import followups_pause, followups_resume
+from leads.services.intake import inquiry_receive
+from leads.services.leads import lead_assign, lead_update
+from leads.services.pipeline import lead_move_stage
+from leads.views.common import recruiter_view, safe_next
+
+
+def _lead_or_404(request: HttpRequest, pk: int) -> Lead:
+    return get_for_user_or_404(Lead.objects.select_related("employer"), request.user, pk=pk, erased_at__isnull=True)
+
+
+def _back_to_lead(request: HttpRequest, lead: Lead) -> HttpResponse:
+    return redirect(safe_next(request, reverse("leads:lead_detail", args=[lead.pk])))
+
+
+def _errors_to_messages(request: HttpRequest, form) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else error)
+
+
+# --- The list -----------------------------------------------------------------------------------
+
+@require_GET
+@recruiter_view
+def lead_list(request: HttpRequest) -> HttpResponse:
+    owners = member_choices(request.employer_ids)
+    form = LeadFilterForm(request.GET or None, employer_ids=request.employer_ids, owners=owners)
+    qs = leads_filtered(request.employer_ids, form.filters())
+    page = lead_page(qs, sort=form.sort_order, cursor=request.GET.get("after", "")[:100], size=form.page_size)
+    bulk_form = BulkActionForm(employer_ids=request.employer_ids, owners=owners)
+    context = {"form": form, "page": page, "owners": owners, "bulk_form": bulk_form,
+               "filter_query": _filter_query(request)}
+    return render(request, "leads/lead_list.html", context)
+
+
+def _filter_query(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("after", None)
+    return params.urlencode()
+
+
+# --- One lead -------------------------------------------------------------------------------------
+
+@require_GET
+@recruiter_view
+def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = lead_for_page(request.employer_ids, pk)
+    if lead is None or lead.is_erased:
+        raise Http404("No such lead.")
+    owners = member_choices([lead.employer_id])
+    context = {
+        "lead": lead,
+        "timeline": lead_timeline(lead),
+        "inquiries": lead_inquiries(lead),
+        "duplicates": lead_duplicates(lead),
+        "move_form": MoveStageForm(lead=lead),
+        "assign_form": AssignForm(owners=owners, initial={"owner": str(lead.owner_id or "")}),
+        "note_form": NoteForm(),
+        "activity_form": ActivityForm(),
+        "lead_now": lead.local_now(),
+    }
+    return render(request, "leads/lead_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@recruiter_view
+def lead_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move a lead; when the rules need a reason, this page asks for it."""
+    lead = _lead_or_404(request, pk)
+    if request.method == "GET":
+        form = MoveStageForm(lead=lead, initial={"to_stage": request.GET.get("to_stage", "")[:20]})
+        return render(request, "leads/lead_move.html", {"lead": lead, "form": form, "next": safe_next(request, "")})
+    form = MoveStageForm(request.POST, lead=lead)
+    if form.is_valid():
+        try:
+            lead_move_stage(lead=lead, to_stage=form.cleaned_data["to_stage"], by=request.user,
+                            reason=form.cleaned_data["reason"], closed_reason=form.cleaned_data["closed_reason"])
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        else:
+            messages.success(request, f"{lead.name} moved to {lead.get_stage_display()}.")
+            return _back_to_lead(request, lead)
+    if request.htmx:
+        # From the board: open the full form, which says what is missing.
+        query = f"?to_stage={request.POST.get('to_stage', '')[:20]}&next={safe_next(request, '')}"
+        return HttpResponseClientRedirect(reverse("leads:lead_move", args=[lead.pk]) + query)
+    context = {"lead": lead, "form": form, "next": safe_next(request, "")}
+    return render(request, "leads/lead_move.html", context, status=400)
+
+
+@require_POST
+@recruiter_view
+def lead_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _lead_or_404(request, pk)
+    form = AssignForm(request.POST, owners=member_choices([lead.employer_id]))
+    if form.is_valid():
+        owner_id = form.cleaned_data["owner"]
+        owner = get_user_model().objects.filter(pk=owner_id).first() if owner_id else None
+        try:
+            if lead_assign(lead=lead, owner=owner, by=request.user):
+                messages.success(request, "Owner changed.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        _errors_to_messages(request, form)
+    return _back_to_lead(request, lead)
+
+
+@require_POST
+@recruiter_view
+def lead_note(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _lead_or_404(request, pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            note_add(lead=lead, author=request.user, body=form.cleaned_data["body"])
+            messages.success(request, "Note added.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        _errors_to_messages(request, form)
+    return _back_to_lead(request, lead)
+
+
+@require_POST
+@recruiter_view
+def lead_activity(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _lead_or_404(request, pk)
+    form = ActivityForm(request.POST)
+    if form.is_valid():
+        try:
+            activity_log(lead=lead, actor=request.user, **form.cleaned_data)
+            messages.success(request, "Logged.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        _errors_to_messages(request, form)
+    return _back_to_lead(request, lead)
+
+
+@require_POST
+@recruiter_view
+def lead_followups(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _lead_or_404(request, pk)
+    action = request.POST.get("action")
+    if action == "pause":
+        followups_pause(lead=lead, by=request.user)
+        messages.success(request, "Follow-ups paused.")
+    elif action == "resume":
+        resumed = followups_resume(lead=lead, by=request.user)
+        messages.success(request, f"Follow-ups resumed ({resumed} scheduled again).")
+    else:
+        messages.error(request, "Choose to pause or resume the follow-ups.")
+    return _back_to_lead(request, lead)
+
+
+@require_http_methods(["GET", "POST"])
+@recruiter_view
+def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _lead_or_404(request, pk)
+    if request.method == "POST":
+        form = LeadEditForm(request.POST, lead=lead)
+        if form.is_valid():
+            try:
+                fields = {"name": form.cleaned_data["name"], **form.lead_fields()}
+                changed = lead_update(lead=lead, fields=fields, by=request.user)
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(request, "Profile saved." if changed else "Nothing changed.")
+                return _back_to_lead(request, lead)
+    else:
+        form = LeadEditForm(lead=lead)
+    return render(request, "leads/lead_edit.html", {"lead": lead, "form": form},
+                  status=400 if form.is_bound else 200)
+
+
+@require_GET
+@recruiter_view
+def lead_cv(request: HttpRequest, pk: int) -> FileResponse:
+    """The CV, only to users of the lead's employer, always as a download (never rendered inline)."""
+    lead = _lead_or_404(request, pk)
+    if not lead.cv:
+        raise Http404("No CV.")
+    try:
+        handle = lead.cv.open("rb")
+    except OSError as exc:
+        raise Http404("The CV file is missing.") from exc
+    extension = os.path.splitext(lead.cv.name)[1].lower()
+    content_type = mimetypes.guess_type(f"cv{extension}")[0] or "application/octet-stream"
+    filename = f"CV {lead.name}{extension}".replace("/", " ")
+    return FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
+
+
+# --- Adding a lead by hand ------------------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+@recruiter_view
+def lead_add(request: HttpRequest) -> HttpResponse:
+    if not request.employers:
+        raise Http404("You do not belong to an employer.")
+    form = ManualLeadForm(request.POST or None, employers=request.employers)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = inquiry_receive(
+                employer=data["employer_obj"], channel=Source.MANUAL, email=data["email"], name=data["name"],
+                fields=form.lead_fields(), citizenships=data["citizenships"], skills=form.skill_names(),
+                subject=(data.get("how") or "Added by a recruiter")[:300], body=data.get("motivation", ""),
+                actor=request.user, raw_fields={"entered_by": request.user.get_username(), "how": data.get("how")},
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            verb = "added" if result.created else "already existed: the inquiry was added to it"
+            messages.success(request, f"{result.lead.name} {verb}.")
+            return redirect("leads:lead_detail", pk=result.lead.pk)
+    return render(request, "leads/lead_add.html", {"form": form}, status=400 if form.is_bound else 200)

@@ -1,0 +1,100 @@
+"""The pages people click through, in a real browser (Playwright driving the system Chromium).
+
+A person sends the public form and sees the thank-you page; a recruiter logs in, finds the
+lead by search, opens it, adds a note, moves it to contacted, moves it on along the board,
+and sees it all on the timeline.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
+# itself (setting up the cast) would otherwise refuse to run beside it.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def page():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; CI must install it (apt-get install chromium)")
+        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def fast_form(settings):
+    # A person in a browser takes longer than the minimum fill time; a script does not.
+    settings.RELOCATE_PUBLIC_FORM_MIN_SECONDS = 0
+    cache.clear()
+
+
+def test_inquiry_to_board(page, live_server, cast, fast_form):
+    from playwright.sync_api import expect
+
+    # The person applies.
+    page.goto(f"{live_server.url}/apply/{cast.employer.slug}/")
+    expect(page.get_by_role("heading", name="Tell us about yourself")).to_be_visible()
+    page.get_by_label("Full name").fill("Wiremu Tane")
+    page.get_by_label("Email").fill("wiremu.tane@example.org")
+    page.get_by_label("Country you live in").select_option("US")
+    page.get_by_label("Why do you want to move?").fill("Looking for a fresh start in Wellington.")
+    page.get_by_label("I agree that my details are stored").check()
+    page.get_by_role("button", name="Send my inquiry").click()
+    expect(page.get_by_role("heading", name="Thank you, we have your inquiry")).to_be_visible()
+
+    # The recruiter logs in and finds the lead by search.
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(cast.teammate.username)
+    page.get_by_label("Password").fill("relocate-test")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    page.get_by_role("link", name="Leads", exact=True).click()
+    page.get_by_label("Search").fill("Wiremu")
+    page.get_by_label("Search").press("Enter")
+    page.get_by_role("link", name="Wiremu Tane").click()
+    expect(page.get_by_role("heading", name="Wiremu Tane")).to_be_visible()
+
+    # A note, then a move to contacted.
+    page.get_by_label("Note").fill("Called: keen, can move in March.")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator("#timeline")).to_contain_text("Called: keen, can move in March.")
+    page.locator("#move-to").select_option("contacted")
+    page.get_by_role("button", name="Move", exact=True).click()
+    expect(page.locator("#lead-stage")).to_have_text("Contacted")
+
+    # On the board, the card moves on to applied without a page reload.
+    page.get_by_role("link", name="Board", exact=True).first.click()
+    card = page.locator("[data-stage=contacted] .board-card", has_text="Wiremu Tane")
+    expect(card).to_be_visible()
+    card.get_by_label("Move Wiremu Tane to").select_option("applied")
+    card.get_by_role("button", name="Move").click()
+    expect(page.locator("[data-stage=applied] .board-card", has_text="Wiremu Tane")).to_be_visible()
+    expect(page.locator("[data-stage=contacted] .board-card", has_text="Wiremu Tane")).to_have_count(0)
+
+    # The timeline tells the whole story.
+    page.get_by_role("link", name="Wiremu Tane").click()
+    timeline = page.locator("#timeline")
+    expect(timeline).to_contain_text("Called: keen, can move in March.")
+    expect(timeline).to_contain_text("Contacted")
+    expect(timeline).to_contain_text("Applied")
+    expect(timeline).to_contain_text("Web form")
