@@ -18,7 +18,8 @@ PRODUCTION = {
 
 
 def manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    unset = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    base = {k: v for k, v in os.environ.items() if k not in unset}
     base.update({"RELOCATE_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "relocate.settings"})
     base.update(env)
     return subprocess.run(  # noqa: S603 - our own manage.py

@@ -13,10 +13,6 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
-# itself (setting up the cast) would otherwise refuse to run beside it.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -25,7 +21,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page():
+def page(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+    # test itself (setting up the cast) would otherwise refuse to run beside it. Only for this
+    # test: a process-wide setting would leak into every test after it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing; CI must install it (apt-get install chromium)")
