@@ -53,3 +53,22 @@ def queue_digests() -> int:
 def check_stale_interest() -> dict[str, int]:
     """Hourly: ask quiet leads if they are still interested; close those who never answered."""
     return {"asked": stale_checks_queue(), "closed": stale_leads_close()}
+
+
+# --- reports (issue 5) --------------------------------------------------------------------
+
+
+@shared_task(time_limit=900, soft_time_limit=840, ignore_result=True)
+def queue_weekly_reports() -> int:
+    """Weekly (Monday 07:00 UTC): last week's report to every employer's admins."""
+    from leads.services.reporting import weekly_reports_queue
+
+    return weekly_reports_queue()
+
+
+@shared_task(time_limit=300, soft_time_limit=240, ignore_result=True)
+def check_surges() -> int:
+    """Hourly: alert admins once per surge, the same day it starts."""
+    from leads.services.reporting import surge_alerts_queue
+
+    return surge_alerts_queue()

@@ -6,6 +6,7 @@ from leads.views import health, unsubscribe
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("admin/reports/", include("leads.reports_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("leads.api_urls")),
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),

@@ -1,0 +1,207 @@
+"""The funnel: of the leads created in a range, how many reached each milestone, and how fast.
+
+"Reached milestone m" counts a lead whose furthest milestone ranks at or beyond m, so a lead
+that skipped `applied` on its way to `interviewing` counts as having applied, and one that
+reached `offer` and then withdrew still counts for `offer`.
+
+Two ways to count, both from the StageEvent history:
+
+* ``funnel_counts_from_history`` takes each lead's highest milestone among its stage events.
+* ``funnel_counts`` reads ``Lead.furthest_stage``, which the pipeline service keeps from that
+  same history in the transaction that appends each event (it only ever moves forward).
+
+They agree (tests/test_reports_dataset.py proves it on the awkward data set); the report uses
+``furthest_stage`` because it is one GROUP BY over the cohort's lead rows, served by the
+(employer, furthest_stage, created_at) index, while the history needs a join to about three
+events per lead: see bench/reports.py for the figures.
+
+Median time between milestones: each lead's first time at a milestone *or beyond* (so the
+times never go backwards, even after a skip or a backwards move); the step from m to the
+next is measured over the leads that reached the next one. A skipped milestone takes no time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Case, Count, F, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django_countries import countries
+
+from leads.models import MILESTONE_RANK, MILESTONES, Lead, MoveTimeline, Source, Stage, StageEvent
+from leads.reports import charts
+from leads.reports.filters import BREAKDOWNS, ReportFilters
+from leads.reports.stats import EpochSeconds, percentiles
+from leads.reports.tables import Table, change, count, days, pct
+
+LABELS = [Stage(stage).label for stage in MILESTONES]
+# Per breakdown: the columns grouped by (the first is the key) and how a key reads.
+_BREAKDOWN_FIELDS: dict[str, tuple[str, ...]] = {
+    "source": ("source",),
+    "citizenship": ("citizenships__country",),
+    "country": ("current_country",),
+    "opening": ("opening_id", "opening__title"),
+    "owner": ("owner_id", "owner__username", "owner__first_name", "owner__last_name"),
+    "timeline": ("move_timeline",),
+    "sponsorship": ("needs_sponsorship",),
+}
+
+
+@dataclass
+class FunnelStep:
+    stage: str
+    label: str
+    reached: int
+    previous: int  # reached in the previous period of the same length
+    median_seconds: float | None = None  # from the milestone before (None for `new`)
+
+
+@dataclass
+class FunnelReport:
+    filters: ReportFilters
+    steps: list[FunnelStep]
+    breakdown: Table
+    tables: dict[str, Table] = field(default_factory=dict)
+    chart: str = ""  # SVG markup, already escaped (charts.py)
+
+    @property
+    def total(self) -> int:
+        return self.steps[0].reached
+
+    @property
+    def shares(self) -> dict[str, str]:
+        """Share of the cohort reaching each milestone, by stage name (for the summary line)."""
+        return {stage: pct(self.steps[rank].reached, self.total) for rank, stage in enumerate(MILESTONES)}
+
+    def reached(self, stage: str) -> int:
+        return self.steps[MILESTONE_RANK[stage]].reached
+
+
+def cumulative(by_furthest: dict[str, int]) -> list[int]:
+    """Leads reaching each milestone, from the count of leads per furthest milestone."""
+    reached, running = [], 0
+    for stage in reversed(MILESTONES):
+        running += by_furthest.get(stage, 0)
+        reached.append(running)
+    return reached[::-1]
+
+
+def funnel_counts(leads: QuerySet[Lead]) -> list[int]:
+    """The fast path: one GROUP BY on furthest_stage (at most eight rows come back)."""
+    # COUNT(*), not COUNT(id): the id is not in the (employer, furthest_stage, created_at) index,
+    # and asking for it turns PostgreSQL's index-only scan into a scan of the table.
+    rows = leads.order_by().values("furthest_stage").annotate(n=Count("*"))
+    return cumulative({row["furthest_stage"]: row["n"] for row in rows})
+
+
+def _rank() -> Case:
+    whens = [When(to_stage=stage, then=Value(rank)) for stage, rank in MILESTONE_RANK.items()]
+    return Case(*whens, default=Value(0), output_field=IntegerField())
+
+
+def funnel_counts_from_history(leads: QuerySet[Lead]) -> list[int]:
+    """The same counts straight from StageEvent: each lead's highest milestone ever entered."""
+    top = (
+        StageEvent.objects.filter(lead_id=OuterRef("pk")).order_by().values("lead_id")
+        .annotate(top=Max(_rank())).values("top")
+    )
+    rows = (
+        leads.order_by().annotate(rank=Coalesce(Subquery(top, output_field=IntegerField()), 0))
+        .values("rank").annotate(n=Count("id"))
+    )
+    return cumulative({MILESTONES[row["rank"]]: row["n"] for row in rows})
+
+
+def step_medians(filters: ReportFilters) -> list[float | None]:
+    """Median seconds from each milestone to the next, from first reach times: one query."""
+    events = StageEvent.objects.filter(
+        filters.lead_q("lead__"), lead__created_at__gte=filters.start, lead__created_at__lt=filters.end
+    ).order_by()
+    reach = {f"t{k}": Min("at", filter=Q(to_stage__in=MILESTONES[k:])) for k in range(1, len(MILESTONES))}
+    steps = {
+        f"d{k}": EpochSeconds(F(f"t{k}")) - EpochSeconds(F(f"t{k - 1}")) for k in range(1, len(MILESTONES))
+    }
+    source = (
+        events.values("lead_id").annotate(t0=Min("lead__created_at"), **reach).annotate(**steps)
+        .values(*steps)
+    )
+    stats = percentiles(source, columns=list(steps), fractions=[0.5])
+    overall = next(iter(stats.values()), None)
+    return [None] + [overall.pct(name, 0.5) if overall else None for name in steps]
+
+
+def funnel_report(filters: ReportFilters) -> FunnelReport:
+    now = funnel_counts(filters.leads())
+    before = funnel_counts(filters.previous().leads())
+    medians = step_medians(filters)
+    steps = [
+        FunnelStep(stage, LABELS[rank], now[rank], before[rank], medians[rank])
+        for rank, stage in enumerate(MILESTONES)
+    ]
+    report = FunnelReport(filters=filters, steps=steps, breakdown=breakdown_table(filters))
+    report.tables = {"funnel": funnel_table(report), "breakdown": report.breakdown}
+    report.chart = charts.funnel_chart(
+        [step.label for step in steps], [step.reached for step in steps], [step.previous for step in steps]
+    )
+    return report
+
+
+def funnel_table(report: FunnelReport) -> Table:
+    table = Table(
+        key="funnel", title="Funnel",
+        columns=["Milestone", "Reached", "Share of leads", "From previous milestone",
+                 "Median days from previous milestone", "Previous period", "Change"],
+        note="A lead counts for every milestone up to the furthest it reached, even if it closed later.",
+    )
+    for rank, step in enumerate(report.steps):
+        prior = report.steps[rank - 1].reached if rank else None
+        table.rows.append([
+            step.label, count(step.reached), pct(step.reached, report.total),
+            pct(step.reached, prior) if rank else "", days(step.median_seconds) if rank else "",
+            count(step.previous), change(step.reached, step.previous),
+        ])
+    return table
+
+
+def breakdown_table(filters: ReportFilters) -> Table:
+    """Reached counts per milestone for each value of one dimension: one query."""
+    fields = _BREAKDOWN_FIELDS[filters.breakdown]
+    rows = filters.leads().order_by().values(*fields, "furthest_stage").annotate(n=Count("*"))
+    groups: dict[object, dict[str, int]] = defaultdict(dict)
+    names: dict[object, str] = {}
+    for row in rows:
+        key = row[fields[0]]
+        groups[key][row["furthest_stage"]] = groups[key].get(row["furthest_stage"], 0) + row["n"]
+        names[key] = _label(filters.breakdown, row)
+    table = Table(
+        key="breakdown", title=f"By {BREAKDOWNS[filters.breakdown].lower()}",
+        columns=[BREAKDOWNS[filters.breakdown], *LABELS, "Applied %", "Hired %", "Relocated %"],
+        note="A lead with two citizenships counts under each." if filters.breakdown == "citizenship" else "",
+    )
+    ordered = sorted(groups.items(), key=lambda item: (-sum(item[1].values()), names[item[0]]))
+    for key, by_furthest in ordered:
+        reached = cumulative(by_furthest)
+        table.rows.append([
+            names[key], *(count(n) for n in reached),
+            *(pct(reached[MILESTONE_RANK[stage]], reached[0]) for stage in (Stage.APPLIED, Stage.HIRED,
+                                                                             Stage.RELOCATED)),
+        ])
+    return table
+
+
+def _label(breakdown: str, row: dict) -> str:
+    value = row[_BREAKDOWN_FIELDS[breakdown][0]]
+    if breakdown == "source":
+        return str(Source(value).label) if value in Source.values else value
+    if breakdown in ("citizenship", "country"):
+        return str(countries.name(value)) if value else "Not given"
+    if breakdown == "opening":
+        return row["opening__title"] if value else "No opening"
+    if breakdown == "owner":
+        full = f"{row['owner__first_name']} {row['owner__last_name']}".strip()
+        return (full or row["owner__username"]) if value else "Unassigned"
+    if breakdown == "timeline":
+        return str(MoveTimeline(value).label) if value in MoveTimeline.values else "Not given"
+    return {True: "Yes", False: "No"}.get(value, "Not given")
+
