@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev migrate seed lint clean
+.PHONY: run test install install-dev migrate seed lint clean bench bench-data
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,20 @@ run: seed
 ## Run the whole test suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set).
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Benchmarks (print figures, assert nothing). They need PostgreSQL: DATABASE_URL=postgres://...
+## `make bench-data` builds the large data set once (BENCH_LEADS, 1,000,000 by default).
+BENCH_LEADS ?= 1000000
+bench-data: $(VENV)/.installed-dev
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "Set DATABASE_URL to a PostgreSQL database"; exit 2;; esac
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) manage.py seed_demo --leads $(BENCH_LEADS) --jobs 2
+
+bench: bench-data
+	$(PY) bench/ui.py --runs 5
+	$(PY) bench/reports.py --runs 5
+	$(PY) bench/dispatch.py
+	$(PY) bench/intake_load.py --clients 200 --seconds 60
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

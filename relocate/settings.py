@@ -128,6 +128,10 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than any countdown the project uses; due times live in rows, not ETAs.
         "visibility_timeout": 3600,
+        # A publish with Redis down fails at once instead of retrying the connection for
+        # seconds: the on-commit kick must never hold up the person who sent an inquiry.
+        # Workers and beat reconnect on their own (broker_connection_retry).
+        "max_retries": 0,
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -8,6 +8,7 @@ UPDATE for a single row), so two workers never send the same row at the same tim
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import smtplib
@@ -161,9 +162,21 @@ def outbox_deliver(ids: Iterable[int], *, now: dt.datetime | None = None) -> Cou
     try:
         for row in rows:
             outcome[_deliver_one(row, replied, now, connection)] += 1
+            _reopen_if_dropped(connection)
     finally:
         connection.close()
     return outcome
+
+
+def _reopen_if_dropped(connection) -> None:
+    """After a 421 or a dropped link smtplib has closed its socket, but the backend still holds
+    it: every later email of the batch would fail. Open a fresh session instead."""
+    smtp = getattr(connection, "connection", None)
+    if smtp is None or getattr(smtp, "sock", True) is not None:
+        return
+    connection.close()
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        connection.open()
 
 
 def _deliver_one(row: OutboundEmail, replied: set[int], now: dt.datetime, connection) -> str:
@@ -176,11 +189,21 @@ def _deliver_one(row: OutboundEmail, replied: set[int], now: dt.datetime, connec
         return _mark_not_sent(row, Decision("skip", str(exc)[:300]))
     try:
         emails.build_message(row, rendered, connection=connection).send()
-    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
-        return _fail_permanently(row, now, _smtp_error(exc))
+    except smtplib.SMTPRecipientsRefused as exc:
+        # Greylisting answers 4xx at RCPT: only a 5xx says the address itself is bad.
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(500 <= code < 600 for code in codes):
+            return _fail_permanently(row, now, _smtp_error(exc))
+        return _retry_or_fail(row, now, _smtp_error(exc))
+    except smtplib.SMTPSenderRefused as exc:
+        # Our sender address was refused: the employer's setting is wrong, not the lead's address.
+        if 500 <= exc.smtp_code < 600:
+            return _fail_row(row, _smtp_error(exc), "the mail server refused the sender address")
+        return _retry_or_fail(row, now, _smtp_error(exc))
     except smtplib.SMTPResponseException as exc:
         if 500 <= exc.smtp_code < 600:
-            return _fail_permanently(row, now, _smtp_error(exc))
+            # Refused at DATA (the content, for example): this email failed, the address may be fine.
+            return _fail_row(row, _smtp_error(exc), f"the mail server refused the message ({exc.smtp_code})")
         return _retry_or_fail(row, now, _smtp_error(exc))
     except (smtplib.SMTPException, OSError) as exc:
         return _retry_or_fail(row, now, _smtp_error(exc))
@@ -280,6 +303,13 @@ def _retry_or_fail(row: OutboundEmail, now: dt.datetime, error: str) -> str:
         status_reason=f"temporary failure, retry {row.attempts + 1} at {now + delay:%H:%M} UTC",
     )
     return "retry"
+
+
+def _fail_row(row: OutboundEmail, error: str, reason: str) -> str:
+    OutboundEmail.objects.filter(pk=row.pk, status=OutboundStatus.SENDING).update(
+        status=OutboundStatus.FAILED, last_error=error, status_reason=reason[:300]
+    )
+    return "failed"
 
 
 def _fail_permanently(row: OutboundEmail, now: dt.datetime, error: str) -> str:
