@@ -226,9 +226,8 @@ def main() -> None:
     # Production settings serve hashed static files: collect them as a deploy would.
     call_command("collectstatic", interactive=False, verbosity=0)
     prepare_employer()
-    from django.db import connection
-
     from django.core import signing
+    from django.db import connection
 
     from leads import forms
 
