@@ -63,3 +63,17 @@ def postgres() -> None:
 def _fast_password_hasher(settings) -> None:
     # Hashing a password the production way takes ~0.3 s; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_sessions(django_db_setup, django_db_blocker):
+    """Threads and worker processes of the concurrency tests may leave a database session
+    open; end them so the test database can be dropped cleanly."""
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )

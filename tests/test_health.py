@@ -22,7 +22,8 @@ def test_healthy(client, db):
 
 def test_broker_down_answers_503_and_says_why(client, db, monkeypatch):
     # A real broker address where nothing listens.
-    unreachable = Celery("unreachable", broker="redis://127.0.0.1:1/0")
+    # Not set as the current app: the tasks of later tests must keep the real one.
+    unreachable = Celery("unreachable", broker="redis://127.0.0.1:1/0", set_as_current=False)
     monkeypatch.setattr(health, "celery_app", unreachable)
     response = client.get("/healthz")
     assert response.status_code == 503
