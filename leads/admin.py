@@ -719,3 +719,8 @@ class LeadWithImportAdmin(LeadImportMixin, LeadAdmin):
 
 admin.site.unregister(m.Lead)
 admin.site.register(m.Lead, LeadWithImportAdmin)
+
+
+admin.site.site_header = "Relocate administration"
+admin.site.site_title = "Relocate admin"
+admin.site.index_title = "Employers, leads, follow-ups and reports"
