@@ -122,3 +122,32 @@ def test_merge_view_refuses_unflagged_and_outsiders(client, cast, pair):
     assert client.post(reverse("leads:lead_merge", args=[kept.pk, other.pk])).status_code == 404
     assert client.get(reverse("leads:lead_merge", args=[kept.pk, other.pk])).status_code in (404, 405)
     assert Lead.objects.filter(pk=other.pk).exists()
+
+
+def test_not_the_same_person_dismisses_the_flag_on_both_timelines(client, cast):
+    from leads.services.merge import duplicates_dismiss
+
+    lead, other = LeadFactory(employer=cast.employer), LeadFactory(employer=cast.employer)
+    PossibleDuplicateFactory(lead=other, other=lead, employer=cast.employer)
+    client.force_login(cast.teammate)
+    response = client.post(reverse("leads:lead_not_duplicate", args=[lead.pk, other.pk]))
+    assert response.status_code == 302
+    flag = PossibleDuplicate.objects.get()
+    assert flag.dismissed_at is not None
+    assert Lead.objects.filter(pk__in=[lead.pk, other.pk]).count() == 2  # nothing merged
+    for one in (lead, other):
+        assert Activity.objects.filter(lead=one, summary__startswith="Not the same person as").count() == 1
+    # The page no longer offers the merge.
+    page = client.get(reverse("leads:lead_detail", args=[lead.pk])).content
+    assert b"/not-duplicate/" not in page and b"Merge into this lead" not in page
+    with pytest.raises(ValidationError):
+        duplicates_dismiss(lead=lead, other=other, by=cast.teammate)
+
+
+def test_not_the_same_person_is_404_for_an_outsider(client, cast):
+    lead, other = LeadFactory(employer=cast.employer), LeadFactory(employer=cast.employer)
+    PossibleDuplicateFactory(lead=other, other=lead, employer=cast.employer)
+    client.force_login(cast.outsider)
+    response = client.post(reverse("leads:lead_not_duplicate", args=[lead.pk, other.pk]))
+    assert response.status_code == 404
+    assert PossibleDuplicate.objects.get().dismissed_at is None

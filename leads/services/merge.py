@@ -149,3 +149,20 @@ def _repoint_duplicate_flags(kept: Lead, gone: Lead) -> None:
             reason=flag.reason, created_at=flag.created_at, dismissed_at=flag.dismissed_at,
         ))
     PossibleDuplicate.objects.bulk_create(moved, ignore_conflicts=True)
+
+
+def duplicates_dismiss(*, lead: Lead, other: Lead, by) -> int:
+    """A recruiter says the two leads are different people: the open flags between them close,
+    and the decision is on both timelines. Returns the number of flags dismissed."""
+    pair = Q(lead=lead, other=other) | Q(lead=other, other=lead)
+    with transaction.atomic():
+        dismissed = PossibleDuplicate.objects.filter(pair, dismissed_at__isnull=True).update(
+            dismissed_at=timezone.now()
+        )
+        if not dismissed:
+            raise ValidationError("These two leads are not flagged as possible duplicates.")
+        name = by.get_full_name() or by.get_username()
+        for one, two in ((lead, other), (other, lead)):
+            activity_record(lead=one, kind=ActivityKind.SYSTEM, actor=by, touch=False,
+                            summary=f"Not the same person as {two.name} <{two.email}> (checked by {name})")
+    return dismissed
