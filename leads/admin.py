@@ -724,3 +724,27 @@ admin.site.register(m.Lead, LeadWithImportAdmin)
 admin.site.site_header = "Relocate administration"
 admin.site.site_title = "Relocate admin"
 admin.site.index_title = "Employers, leads, follow-ups and reports"
+
+
+@admin.register(m.UserPreference)
+class UserPreferenceAdmin(admin.ModelAdmin):
+    """A person's own settings: not an employer's data, so only superusers see them here."""
+
+    list_display = ("user", "time_zone")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return request.user.is_superuser

@@ -693,3 +693,16 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class UserPreference(models.Model):
+    """A person's own settings in the recruiter UI."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    time_zone = models.CharField(
+        max_length=64, blank=True, validators=[validate_time_zone],
+        help_text="Times in the recruiter UI are shown in this zone; empty: the employer's.",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.time_zone or 'employer time zone'}"

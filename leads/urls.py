@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads.views import board, bulk, dashboard, leads, merge, public
+from leads.views import account, board, bulk, dashboard, leads, merge, public
 
 app_name = "leads"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("apply/<slug:slug>/logo/", public.logo, name="public_logo"),
     # Recruiters.
     path("", dashboard.dashboard, name="dashboard"),
+    path("account/time-zone/", account.time_zone, name="time_zone"),
     path("leads/", leads.lead_list, name="lead_list"),
     path("leads/board/", board.board, name="board"),
     path("leads/new/", leads.lead_add, name="lead_add"),

@@ -22,7 +22,7 @@ from tests.factories import (
 SECRET_NAME = "Zyxwv Secretlead"
 SECRET_EMAIL = "zyxwv.secret@example.org"
 # Pages without an id in the URL: they answer 200, with the outsider's own data only.
-LISTS = {"dashboard", "lead_list", "board", "lead_add", "export_csv"}
+LISTS = {"dashboard", "lead_list", "board", "lead_add", "export_csv", "time_zone"}
 PUBLIC = {"public_apply", "public_thanks", "public_logo"}
 
 

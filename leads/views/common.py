@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from leads.models import Employer
+from leads.services.preferences import SESSION_KEY
 from leads.timezones import available_zones
 
 
@@ -23,7 +24,8 @@ def user_employers(user) -> list[Employer]:
 
 
 def recruiter_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Login required; ``request.employers`` set; times shown in the first employer's zone.
+    """Login required; ``request.employers`` set; times shown in the user's zone (their own
+    choice, else their first employer's).
 
     One query for the employers, whatever the page. The zone is overridden only for this
     request (the thread's zone is restored afterwards, so it never leaks to the next one).
@@ -34,7 +36,8 @@ def recruiter_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         request.employers = user_employers(request.user)
         request.employer_ids = [e.pk for e in request.employers]
-        zone_name = request.employers[0].time_zone if request.employers else "UTC"
+        # The recruiter's own choice (kept in the session, no query), else the first employer's.
+        zone_name = request.session.get(SESSION_KEY) or (request.employers[0].time_zone if request.employers else "UTC")
         zone = zoneinfo.ZoneInfo(zone_name if zone_name in available_zones() else "UTC")
         with timezone.override(zone):
             return view(request, *args, **kwargs)

@@ -1,0 +1,34 @@
+"""A recruiter's own settings: the time zone the UI shows times in."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from leads.models import UserPreference
+from leads.timezones import available_zones
+
+# The session carries the zone, so that pages need no extra query to know it.
+SESSION_KEY = "relocate_time_zone"
+
+
+def user_set_time_zone(*, user, time_zone: str, session=None) -> UserPreference:
+    """Empty means "my employer's zone"; anything else must be a known zone name."""
+    time_zone = (time_zone or "").strip()
+    if time_zone and time_zone not in available_zones():
+        raise ValidationError({"time_zone": f"{time_zone} is not a known time zone."})
+    preference, _ = UserPreference.objects.update_or_create(user=user, defaults={"time_zone": time_zone})
+    if session is not None:
+        session_store_time_zone(session, time_zone)
+    return preference
+
+
+def session_store_time_zone(session, time_zone: str) -> None:
+    if time_zone:
+        session[SESSION_KEY] = time_zone
+    else:
+        session.pop(SESSION_KEY, None)
+
+
+def user_time_zone(user) -> str:
+    preference = UserPreference.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first()
+    return preference or ""
