@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import pytest
 import time_machine
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Value
 from django.http import QueryDict
 
 from leads.models import ActivityKind, ClosedReason, Lead, OutboundKind, OutboundStatus, Stage, StageEvent
@@ -295,3 +295,32 @@ def test_portable_percentiles_match_percentile_cont_on_the_data_set(data, postgr
     for key in native:
         assert native[key].percentiles == pytest.approx(portable[key].percentiles)
         assert native[key].sums == portable[key].sums
+
+
+@pytest.mark.parametrize("portable", [True, False])
+def test_percentile_sets_match_one_query_per_grouping(data, frozen, portable):
+    from django.db.models.functions import TruncWeek
+
+    from leads.reports.response import _source
+    from leads.reports.stats import percentile_sets
+
+    if not portable and connection.vendor != "postgresql":
+        pytest.skip("GROUPING SETS with percentile_cont is PostgreSQL's; SQLite runs the portable version")
+    filters = filters_for(data.cast.owner, employer=str(data.cast.employer.pk), **{**WEEK, "from": "2026-02-23"})
+    args = {"columns": ["seconds"], "fractions": [0.5, 0.9], "sums": ["within", "over"]}
+    week = TruncWeek("created_at", tzinfo=filters.zone)
+    sets = percentile_sets(_source(filters, None, NOW, g_owner=F("owner_id"), g_week=week),
+                           groups=["g_owner", "g_week"], portable=portable, **args)
+    expected = {
+        None: percentiles(_source(filters, Value(0), NOW), group="g", portable=portable, **args),
+        "g_owner": percentiles(_source(filters, F("owner_id"), NOW), group="g", portable=portable, **args),
+        "g_week": percentiles(_source(filters, week, NOW), group="g", portable=portable, **args),
+    }
+    assert sets.keys() == expected.keys()
+    assert len(sets["g_week"]) == 2 and sets[None][0].rows == 11  # 2 + 9 leads, as in test_reports_response
+    for group, by_key in expected.items():
+        assert sets[group].keys() == by_key.keys()
+        for key, stats in by_key.items():
+            got = sets[group][key]
+            assert (got.rows, got.counts, got.sums) == (stats.rows, stats.counts, stats.sums)
+            assert got.percentiles == pytest.approx(stats.percentiles)

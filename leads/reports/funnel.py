@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Least
 from django_countries import countries
 
 from leads.models import MILESTONE_RANK, MILESTONES, Lead, MoveTimeline, Source, Stage, StageEvent
@@ -118,12 +119,21 @@ def step_medians(filters: ReportFilters) -> list[float | None]:
     events = StageEvent.objects.filter(
         filters.lead_q("lead__"), lead__created_at__gte=filters.start, lead__created_at__lt=filters.end
     ).order_by()
-    reach = {f"t{k}": Min("at", filter=Q(to_stage__in=MILESTONES[k:])) for k in range(1, len(MILESTONES))}
+    last = len(MILESTONES) - 1
+    if connection.vendor == "postgresql":
+        # The first time at each milestone exactly (one equality per event and milestone, where
+        # IN lists cost several), then "at it or beyond" as the LEAST of those, which skips NULLs.
+        exact = {f"m{k}": Min("at", filter=Q(to_stage=MILESTONES[k])) for k in range(1, len(MILESTONES))}
+        reach = {f"t{k}": Least(*(F(f"m{j}") for j in range(k, last + 1))) for k in range(1, last)}
+        reach[f"t{last}"] = F(f"m{last}")
+    else:  # SQLite's LEAST (min with several arguments) is NULL as soon as one argument is
+        exact = {}
+        reach = {f"t{k}": Min("at", filter=Q(to_stage__in=MILESTONES[k:])) for k in range(1, len(MILESTONES))}
     steps = {
         f"d{k}": EpochSeconds(F(f"t{k}")) - EpochSeconds(F(f"t{k - 1}")) for k in range(1, len(MILESTONES))
     }
     source = (
-        events.values("lead_id").annotate(t0=Min("lead__created_at"), **reach).annotate(**steps)
+        events.values("lead_id").annotate(t0=Min("lead__created_at"), **exact).annotate(**reach).annotate(**steps)
         .values(*steps)
     )
     stats = percentiles(source, columns=list(steps), fractions=[0.5])

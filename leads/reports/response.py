@@ -7,7 +7,8 @@ target counts the leads whose target time has passed or who were contacted: a le
 in an hour ago and is not contacted yet is neither in time nor late. "Over target" is a lead
 contacted late or still waiting past the target.
 
-Three queries (overall, by recruiter, by week) plus one for the recruiters' names.
+Two queries: the figures overall, by recruiter and by week in one pass over the cohort
+(GROUPING SETS on PostgreSQL), and the recruiters' names.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from leads.models import Lead
 from leads.reports import charts
 from leads.reports.cohorts import period_starts
 from leads.reports.filters import ReportFilters
-from leads.reports.stats import EpochSeconds, GroupStats, as_date, percentiles
+from leads.reports.stats import EpochSeconds, GroupStats, as_date, percentile_sets, percentiles
 from leads.reports.tables import Table, count, hours, pct
 
 
@@ -81,27 +82,28 @@ class ResponseReport:
     owner_chart: str = ""  # SVG markup, already escaped (charts.py)
 
 
-def _source(filters: ReportFilters, group, now: dt.datetime) -> QuerySet[Lead]:
+def _source(filters: ReportFilters, group, now: dt.datetime, **groups) -> QuerySet[Lead]:
+    """The cohort's figures per lead, grouped by ``group`` as ``g`` (or by the named ``groups``)."""
+    if group is not None:
+        groups = {"g": group, **groups}
     target = dt.timedelta(hours=filters.response_hours)
     flag = {"default": Value(0), "output_field": IntegerField()}
     return filters.leads().order_by().annotate(
-        g=group,
+        **groups,
         seconds=EpochSeconds(F("first_contacted_at")) - EpochSeconds(F("created_at")),
         within=Case(When(first_contacted_at__lte=F("created_at") + target, then=Value(1)), **flag),
         over=Case(When(Q(first_contacted_at__gt=F("created_at") + target)
                        | Q(first_contacted_at__isnull=True, created_at__lt=now - target), then=Value(1)), **flag),
-    ).values("g", "seconds", "within", "over")
+    ).values(*groups, "seconds", "within", "over")
 
 
-def _stats(filters: ReportFilters, group, now: dt.datetime) -> dict:
-    return percentiles(_source(filters, group, now), columns=["seconds"], fractions=[0.5, 0.9], group="g",
-                       sums=["within", "over"])
+_FIGURES = {"columns": ["seconds"], "fractions": [0.5, 0.9], "sums": ["within", "over"]}
 
 
 def response_rows(filters: ReportFilters, *, now: dt.datetime | None = None) -> ResponseRow:
     """The figures over the whole range (the weekly email uses these): one query."""
     now = now or timezone.now()
-    stats = _stats(filters, Value(0), now)
+    stats = percentiles(_source(filters, Value(0), now), group="g", **_FIGURES)
     return ResponseRow("All leads", next(iter(stats.values()), GroupStats()))
 
 
@@ -112,15 +114,17 @@ def owner_names(user_ids: list[int]) -> dict[int, str]:
 
 def response_report(filters: ReportFilters, *, now: dt.datetime | None = None) -> ResponseReport:
     now = now or timezone.now()
-    overall = response_rows(filters, now=now)
-    owners = _stats(filters, F("owner_id"), now)
+    # Overall, by recruiter and by week in one pass over the cohort (GROUPING SETS).
+    source = _source(filters, None, now, g_owner=F("owner_id"), g_week=TruncWeek("created_at", tzinfo=filters.zone))
+    sets = percentile_sets(source, groups=["g_owner", "g_week"], **_FIGURES)
+    overall = ResponseRow("All leads", sets[None].get(0, GroupStats()))
+    owners = sets["g_owner"]
     names = owner_names(list(owners))
     by_owner = sorted(
         (ResponseRow(names.get(pk, "Unassigned") if pk else "Unassigned", stats) for pk, stats in owners.items()),
         key=lambda row: (-row.leads, row.label),
     )
-    weeks = {as_date(key): stats for key, stats in _stats(filters, TruncWeek("created_at", tzinfo=filters.zone),
-                                                           now).items()}
+    weeks = {as_date(key): stats for key, stats in sets["g_week"].items()}
     by_week = [(start, ResponseRow(f"{start:%Y-%m-%d}", weeks.get(start, GroupStats())))
                for start in period_starts(replace(filters, period="week"))]
     report = ResponseReport(filters=filters, overall=overall, by_owner=by_owner, by_week=by_week)

@@ -108,10 +108,10 @@ def _postgres_sql(sql: str, *, columns: list[str], fractions: list[float], group
 
 
 def _window_sql(sql: str, *, columns: list[str], fractions: list[float], group: str | None,
-                sums: list[str]) -> str:
-    inner = [f"{_group_expr(group)} AS g"]
+                sums: list[str], head: str = "g", carry: Sequence[str] = ()) -> str:
+    inner = [f"{_group_expr(group)} AS g"] + [f"{_q(name)} AS k_{j}" for j, name in enumerate(carry)]
     inner += [f"{_q(name)} AS s_{i}" for i, name in enumerate(sums)]
-    outer = ["g", "COUNT(*)"] + [f"SUM(s_{i})" for i in range(len(sums))]
+    outer = [head, "COUNT(*)"] + [f"SUM(s_{i})" for i in range(len(sums))]
     for i, column in enumerate(columns):
         value = _q(column)
         # NULLs get a partition of their own, so the row numbers of the values start at 1.
@@ -123,6 +123,69 @@ def _window_sql(sql: str, *, columns: list[str], fractions: list[float], group: 
         outer.append(f"COUNT(v_{i})")
         outer += [_interpolated(i, round(fraction * _SCALE)) for fraction in fractions]
     return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM ({sql}) src) w GROUP BY g"  # noqa: S608
+
+
+def percentile_sets(
+    source: QuerySet,
+    *,
+    groups: Sequence[str],
+    columns: Sequence[str],
+    fractions: Sequence[float],
+    sums: Sequence[str] = (),
+    portable: bool | None = None,
+) -> dict[str | None, dict[Any, GroupStats]]:
+    """``percentiles`` over every row (under the key None, a single group keyed 0) and per value
+    of each of the ``groups`` columns, in one query and one pass over ``source``: GROUP BY
+    GROUPING SETS on PostgreSQL, a UNION ALL of the window version elsewhere."""
+    sql, params = source.query.sql_with_params()
+    if portable is None:
+        portable = connection.vendor != "postgresql"
+    names, columns, fractions, sums = list(groups), list(columns), list(fractions), list(sums)
+    if portable:
+        branches = []
+        for index, group in enumerate([None, *names]):
+            # The other groups' keys are NULLs of their own type, which PostgreSQL's UNION needs.
+            keys = ["g" if index == 0 else "NULL"]
+            keys += ["g" if position == index else f"MIN(CASE WHEN 1 = 0 THEN k_{position - 1} END)"
+                     for position in range(1, len(names) + 1)]
+            branches.append(_window_sql(sql, columns=columns, fractions=fractions, group=group, sums=sums,
+                                        head=f"{index}, {', '.join(keys)}", carry=names))
+        query = " UNION ALL ".join(branches)
+        params = tuple(params) * len(branches)
+    else:
+        query = _grouping_sets_sql(sql, groups=names, columns=columns, fractions=fractions, sums=sums)
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        rows = cursor.fetchall()
+    result: dict[str | None, dict[Any, GroupStats]] = {group: {} for group in [None, *names]}
+    width = len(names) + 1
+    for row in rows:
+        index = _set_index(row[0], len(names)) if not portable else row[0]
+        group = None if index == 0 else names[index - 1]
+        key = 0 if group is None else row[1 + index]
+        result[group][key] = _group_stats((key, *row[1 + width:]), columns, fractions, sums)
+    return result
+
+
+def _set_index(grouping: int, n: int) -> int:
+    """The grouping set of a row from PostgreSQL's GROUPING(g1, ..., gn) bits: 0 for (), i for (gi)."""
+    for i in range(n):
+        if grouping == (2**n - 1) ^ (1 << (n - 1 - i)):
+            return i + 1
+    return 0
+
+
+def _grouping_sets_sql(sql: str, *, groups: list[str], columns: list[str], fractions: list[float],
+                       sums: list[str]) -> str:
+    keys = [_q(name) for name in groups]
+    parts = [f"GROUPING({', '.join(keys)})", "NULL", *keys, "COUNT(*)"]
+    parts += [f"SUM({_q(name)})" for name in sums]
+    for column in columns:
+        parts.append(f"COUNT({_q(column)})")
+        parts += [f"percentile_cont({fraction!r}) WITHIN GROUP (ORDER BY {_q(column)})" for fraction in fractions]
+    sets = ", ".join(["()", *(f"({key})" for key in keys)])
+    # Only quoted column names and numbers are put in the SQL; every value stays a parameter.
+    return f"SELECT {', '.join(parts)} FROM ({sql}) src GROUP BY GROUPING SETS ({sets})"  # noqa: S608
 
 
 def _interpolated(i: int, thousandths: int) -> str:
