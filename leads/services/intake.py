@@ -92,16 +92,14 @@ def inquiry_receive(
         raise ValidationError({"owner": "The owner must be a member of this employer."})
 
     with transaction.atomic(durable=True):
-        lead, created = _lock_or_create_lead(employer, email, name, channel, received_at, profile)
+        consent = {"privacy_accepted_at": received_at} if privacy_accepted else {}
+        lead, created = _lock_or_create_lead(employer, email, name, channel, received_at, {**profile, **consent})
         if created:
             StageEvent.objects.create(
                 employer=employer, lead=lead, from_stage="", to_stage=Stage.NEW, at=received_at, by=actor
             )
         else:
             _update_lead(lead, name, profile, privacy_accepted, received_at, actor)
-        if created and privacy_accepted:
-            lead.privacy_accepted_at = received_at
-            lead.save(update_fields=["privacy_accepted_at"])
         _add_citizenships(lead, countries)
         _add_skills(employer, lead, skills)
         inquiry = Inquiry.objects.create(

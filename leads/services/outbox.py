@@ -19,7 +19,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -64,9 +64,9 @@ def email_queue(
     when due now, else by the periodic sweep when its time comes."""
     scheduled_at = scheduled_at or timezone.now()
     unique_key = unique_key[:200]
-    row, created = OutboundEmail.objects.get_or_create(
-        unique_key=unique_key,
-        defaults={
+    row, created = _insert_once(
+        unique_key,
+        {
             "message_id": emails.message_id(unique_key),
             "employer": employer, "kind": kind, "to_email": to_email, "lead": lead, "to_user": to_user,
             "template": template, "step": step, "subject": subject[:300], "body_text": body_text,
@@ -76,6 +76,19 @@ def email_queue(
     if created and scheduled_at <= timezone.now() + _KICK_WITHIN:
         transaction.on_commit(partial(outbox_kick, row.pk))
     return row, created
+
+
+def _insert_once(unique_key: str, values: dict) -> tuple[OutboundEmail, bool]:
+    """INSERT first and fall back to the existing row: a new email (the usual case) costs one
+    statement in a savepoint instead of get_or_create's SELECT before it."""
+    try:
+        with transaction.atomic():
+            return OutboundEmail.objects.create(unique_key=unique_key, **values), True
+    except IntegrityError:
+        existing = OutboundEmail.objects.filter(unique_key=unique_key).first()
+        if existing is None:
+            raise  # another constraint refused the row: a programming error, not a duplicate
+        return existing, False
 
 
 def outbox_kick(email_id: int) -> None:
