@@ -648,11 +648,11 @@ class MarkedEventAdmin(TenantScopedAdmin, admin.ModelAdmin):
     readonly_fields = ("created_at",)
 
 
-@admin.register(m.WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
-    """Global, not per employer: only superusers see it, and nobody edits it."""
+class SuperuserOnlyAdmin(admin.ModelAdmin):
+    """Rows that belong to no employer: only superusers see them; ``editable`` says whether they
+    may change them too."""
 
-    list_display = ("name", "beat_at", "hostname")
+    editable = True
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
@@ -661,13 +661,21 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+        return self.editable and request.user.is_superuser
 
     def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
-        return False
+        return self.editable and request.user.is_superuser
 
     def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
-        return False
+        return self.editable and request.user.is_superuser
+
+
+@admin.register(m.WorkerHeartbeat)
+class WorkerHeartbeatAdmin(SuperuserOnlyAdmin):
+    """Global, not per employer: only superusers see it, and nobody edits it."""
+
+    editable = False
+    list_display = ("name", "beat_at", "hostname")
 
 
 # --- API keys ------------------------------------------------------------------------------
@@ -727,24 +735,9 @@ admin.site.index_title = "Employers, leads, follow-ups and reports"
 
 
 @admin.register(m.UserPreference)
-class UserPreferenceAdmin(admin.ModelAdmin):
+class UserPreferenceAdmin(SuperuserOnlyAdmin):
     """A person's own settings: not an employer's data, so only superusers see them here."""
 
     list_display = ("user", "time_zone")
     search_fields = ("user__username",)
     list_select_related = ("user",)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
-        return request.user.is_superuser
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
-        return request.user.is_superuser

@@ -150,19 +150,25 @@ def lead_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _back_to_lead(request, lead)
 
 
+def _form_action(request: HttpRequest, form, success: str, action) -> None:
+    """A small form on the lead page: run the service with its data; any error becomes a message."""
+    if not form.is_valid():
+        _errors_to_messages(request, form)
+        return
+    try:
+        action(form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, success)
+
+
 @require_POST
 @recruiter_view
 def lead_note(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _lead_or_404(request, pk)
-    form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            note_add(lead=lead, author=request.user, body=form.cleaned_data["body"])
-            messages.success(request, "Note added.")
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-    else:
-        _errors_to_messages(request, form)
+    _form_action(request, NoteForm(request.POST), "Note added.",
+                 lambda data: note_add(lead=lead, author=request.user, body=data["body"]))
     return _back_to_lead(request, lead)
 
 
@@ -170,15 +176,8 @@ def lead_note(request: HttpRequest, pk: int) -> HttpResponse:
 @recruiter_view
 def lead_activity(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _lead_or_404(request, pk)
-    form = ActivityForm(request.POST)
-    if form.is_valid():
-        try:
-            activity_log(lead=lead, actor=request.user, **form.cleaned_data)
-            messages.success(request, "Logged.")
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-    else:
-        _errors_to_messages(request, form)
+    _form_action(request, ActivityForm(request.POST), "Logged.",
+                 lambda data: activity_log(lead=lead, actor=request.user, **data))
     return _back_to_lead(request, lead)
 
 
