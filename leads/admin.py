@@ -468,6 +468,17 @@ class LeadAdmin(TenantScopedAdmin, admin.ModelAdmin):
     inlines = (CitizenshipInline, PossibleDuplicateInline, NoteInline, ActivityInline, StageEventInline,
                InquiryInline)
 
+    actions = ("erase_personal_data",)
+
+    @admin.action(description="Erase the personal data of the selected leads", permissions=("change",))
+    def erase_personal_data(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """When a person asks by phone or letter; the link in every email does the same."""
+        from leads.services.privacy import lead_erase
+
+        erased = sum(lead_erase(lead=lead, by=request.user, how=f"by {request.user.get_username()} in admin")
+                     for lead in queryset[:500])
+        self.message_user(request, f"Personal data of {erased} lead(s) erased.")
+
     def get_inlines(self, request: HttpRequest, obj: m.Lead | None) -> Iterable[type]:
         # A lead being added has no history yet: only offer what can be entered with it.
         if obj is None:

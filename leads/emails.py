@@ -50,6 +50,12 @@ def unsubscribe_url(lead_id: int) -> str:
     return settings.SITE_URL + reverse("unsubscribe", args=[unsubscribe_token(lead_id)])
 
 
+def my_data_url(lead_id: int) -> str:
+    from leads.services.privacy import my_data_token
+
+    return settings.SITE_URL + reverse("my-data", args=[my_data_token(lead_id)])
+
+
 def still_interested_url(lead_id: int) -> str:
     return settings.SITE_URL + reverse("still-interested", args=[unsubscribe_token(lead_id)])
 
@@ -67,6 +73,7 @@ def template_context(lead: Lead) -> dict[str, Any]:
                       "email": owner.email if owner else ""},
         "unsubscribe_url": unsubscribe_url(lead.pk),
         "still_interested_url": still_interested_url(lead.pk),
+        "my_data_url": my_data_url(lead.pk),
     }
 
 

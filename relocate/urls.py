@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("leads.api_urls")),
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path("still-interested/<str:token>/", unsubscribe.still_interested, name="still-interested"),
+    path("my-data/<str:token>/", unsubscribe.my_data, name="my-data"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("leads.urls")),

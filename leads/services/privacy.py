@@ -1,0 +1,86 @@
+"""A person's right to see and erase what an employer holds about them.
+
+Erasing removes everything that identifies the person (name, contact details, messages,
+files, notes) and keeps what cannot: the stage history and the country fields, so that the
+funnel and the surge still count the inquiry as an anonymous one.
+"""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from leads.models import (
+    Activity,
+    ActivityKind,
+    Inquiry,
+    Lead,
+    Note,
+    OutboundEmail,
+    OutboundStatus,
+    PossibleDuplicate,
+)
+
+MY_DATA_SALT = "relocate.my-data"
+ERASED_NAME = "Erased"
+
+
+def my_data_token(lead_id: int) -> str:
+    return signing.Signer(salt=MY_DATA_SALT).sign(str(lead_id))
+
+
+def lead_id_from_my_data_token(token: str) -> int | None:
+    try:
+        value = signing.Signer(salt=MY_DATA_SALT).unsign(token)
+    except signing.BadSignature:
+        return None
+    return int(value) if value.isdigit() else None
+
+
+def erased_email(lead_id: int) -> str:
+    # Unique per lead, lower-case (the table's constraints), and undeliverable by design.
+    return f"erased-{lead_id}@erased.invalid"
+
+
+def lead_erase(*, lead: Lead, by=None, how: str) -> bool:
+    """Erase the person's data; False when it was erased already. Nothing is sent afterwards."""
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        if locked.erased_at is not None:
+            return False
+        now = timezone.now()
+        cv = locked.cv.name
+        _erase_lead_row(locked, now)
+        Inquiry.objects.filter(lead=locked).update(subject="", body="", raw_fields={}, remote_addr=None)
+        Note.objects.filter(lead=locked).delete()
+        Activity.objects.filter(lead=locked).update(summary="(erased)", details="")
+        OutboundEmail.objects.filter(lead=locked, status__in=[OutboundStatus.SCHEDULED, OutboundStatus.SENDING]).update(
+            status=OutboundStatus.CANCELLED, status_reason="the lead's data was erased"
+        )
+        OutboundEmail.objects.filter(lead=locked).update(
+            to_email=locked.email, subject="", body_text="", body_html="", last_error=""
+        )
+        PossibleDuplicate.objects.filter(lead=locked).delete()
+        PossibleDuplicate.objects.filter(other=locked).delete()
+        locked.skills.clear()
+        Activity.objects.create(lead=locked, kind=ActivityKind.SYSTEM, actor=by, at=now,
+                                summary=f"Personal data erased ({how})")
+        if cv:
+            # The file goes only once the erasure is committed.
+            transaction.on_commit(lambda: locked.cv.storage.delete(cv))
+    lead.refresh_from_db()
+    return True
+
+
+def _erase_lead_row(lead: Lead, now) -> None:
+    lead.name = ERASED_NAME
+    lead.email = erased_email(lead.pk)
+    for field in ("phone", "current_city", "profile_url", "role_of_interest", "credentials_to_recognise",
+                  "motivation", "utm_term", "utm_content"):
+        setattr(lead, field, "")
+    lead.cv = ""
+    lead.marketing_opt_in = False
+    lead.followups_paused = True
+    lead.erased_at = now
+    lead.save()
