@@ -14,7 +14,7 @@ from django.template import Context, Engine, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from leads.models import EmailTemplate, Lead, OutboundEmail, OutboundKind
+from leads.models import EmailTemplate, Lead, OutboundEmail, OutboundKind, display_name
 
 UNSUBSCRIBE_SALT = "relocate.unsubscribe"
 _TEXT_ENGINE = Engine(autoescape=False)
@@ -69,7 +69,7 @@ def template_context(lead: Lead) -> dict[str, Any]:
                  "current_city": lead.current_city, "current_country": lead.current_country.name or ""},
         "employer": {"name": lead.employer.name, "destination_country": lead.employer.destination_country.name},
         "opening": lead.opening.title if lead.opening_id else (lead.role_of_interest or "a role with us"),
-        "recruiter": {"name": (owner.get_full_name() or owner.get_username()) if owner else lead.employer.name,
+        "recruiter": {"name": display_name(owner) if owner else lead.employer.name,
                       "email": owner.email if owner else ""},
         "unsubscribe_url": unsubscribe_url(lead.pk),
         "still_interested_url": still_interested_url(lead.pk),

@@ -34,6 +34,7 @@ from leads.models import (
     Source,
     Stage,
     VisaPathway,
+    display_name,
 )
 from leads.timezones import available_zones
 
@@ -308,7 +309,7 @@ def member_choices(employer_ids: list[int]) -> list[tuple[str, str]]:
         get_user_model().objects.filter(memberships__employer_id__in=employer_ids, is_active=True)
         .distinct().order_by("username").only("pk", "username", "first_name", "last_name")
     )
-    return [(str(u.pk), u.get_full_name() or u.get_username()) for u in users]
+    return [(str(u.pk), display_name(u)) for u in users]
 
 
 class LeadFilterForm(forms.Form):

@@ -20,6 +20,11 @@ from django_countries.fields import CountryField
 from leads.timezones import validate_time_zone
 
 
+def display_name(user) -> str:
+    """How a person is named on timelines, emails and reports: full name, else username."""
+    return user.get_full_name() or user.get_username()
+
+
 class Stage(models.TextChoices):
     NEW = "new", "New"
     CONTACTED = "contacted", "Contacted"

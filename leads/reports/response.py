@@ -21,7 +21,7 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from leads.models import Lead
+from leads.models import Lead, display_name
 from leads.reports import charts
 from leads.reports.cohorts import period_starts
 from leads.reports.filters import ReportFilters
@@ -109,7 +109,7 @@ def response_rows(filters: ReportFilters, *, now: dt.datetime | None = None) -> 
 
 def owner_names(user_ids: list[int]) -> dict[int, str]:
     users = get_user_model().objects.filter(pk__in=[pk for pk in user_ids if pk is not None])
-    return {user.pk: user.get_full_name() or user.get_username() for user in users}
+    return {user.pk: display_name(user) for user in users}
 
 
 def response_report(filters: ReportFilters, *, now: dt.datetime | None = None) -> ResponseReport:

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from leads.models import Activity, ActivityKind, ClosedReason, Lead, Membership
+from leads.models import Activity, ActivityKind, ClosedReason, Lead, Membership, display_name
 from leads.services.followups import followups_pause
 from leads.services.pipeline import lead_move_stage
 
@@ -23,9 +23,6 @@ class BulkResult:
     refused: list[tuple[Lead, str]] = field(default_factory=list)
 
 
-def _display(user) -> str:
-    return user.get_full_name() or user.get_username()
-
 
 def leads_bulk_assign(*, leads: QuerySet[Lead], owner, by) -> BulkResult:
     """One UPDATE and one INSERT, whatever the size of the selection."""
@@ -34,7 +31,7 @@ def leads_bulk_assign(*, leads: QuerySet[Lead], owner, by) -> BulkResult:
         allowed = set(Membership.objects.filter(user_id=owner.pk).values_list("employer_id", flat=True))
         if any(row.employer_id not in allowed for row in rows):
             raise ValidationError({"owner": "The owner must be a member of every selected lead's employer."})
-    summary = (f"Assigned to {_display(owner)}" if owner else "Unassigned") + f" by {_display(by)} (bulk)"
+    summary = (f"Assigned to {display_name(owner)}" if owner else "Unassigned") + f" by {display_name(by)} (bulk)"
     with transaction.atomic():
         Lead.objects.filter(pk__in=[row.pk for row in rows]).update(owner=owner)
         Activity.objects.bulk_create(

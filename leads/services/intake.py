@@ -31,6 +31,7 @@ from leads.models import (
     Source,
     Stage,
     StageEvent,
+    display_name,
 )
 from leads.normalise import normalise_email, normalise_phone, normalise_profile_url
 from leads.services.activity import activity_record
@@ -324,13 +325,10 @@ def _assign_owner(lead: Lead, owner, at: dt.datetime) -> None:
         last_assigned_at=timezone.now()
     )
     activity_record(
-        lead=lead, kind=ActivityKind.SYSTEM, actor=None, at=at, summary=f"Assigned to {_display(owner)}",
+        lead=lead, kind=ActivityKind.SYSTEM, actor=None, at=at, summary=f"Assigned to {display_name(owner)}",
         touch=False,
     )
 
-
-def _display(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:

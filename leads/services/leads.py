@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from leads.models import ActivityKind, Lead, Membership, Opening
+from leads.models import ActivityKind, Lead, Membership, Opening, display_name
 from leads.normalise import normalise_phone, normalise_profile_url
 from leads.services.activity import activity_record
 from leads.services.followups import owner_notify_assigned
@@ -23,9 +23,6 @@ EDITABLE_FIELDS: frozenset[str] = frozenset({
 })
 
 
-def _display(user) -> str:
-    return user.get_full_name() or user.get_username()
-
 
 def lead_assign(*, lead: Lead, owner, by) -> bool:
     """Give the lead to ``owner`` (a member of its employer) or to nobody; False when unchanged."""
@@ -36,8 +33,8 @@ def lead_assign(*, lead: Lead, owner, by) -> bool:
     with transaction.atomic():
         Lead.objects.filter(pk=lead.pk).update(owner=owner)
         lead.owner = owner
-        summary = f"Assigned to {_display(owner)}" if owner else "Unassigned"
-        activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=by, summary=f"{summary} by {_display(by)}",
+        summary = f"Assigned to {display_name(owner)}" if owner else "Unassigned"
+        activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=by, summary=f"{summary} by {display_name(by)}",
                         touch=False)
         if owner is not None and owner.pk != by.pk:
             owner_notify_assigned(lead=lead)

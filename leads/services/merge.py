@@ -26,6 +26,7 @@ from leads.models import (
     OutboundStatus,
     PossibleDuplicate,
     StageEvent,
+    display_name,
 )
 from leads.services.activity import activity_record
 from leads.services.outbox import FOLLOWUP_KINDS
@@ -161,7 +162,7 @@ def duplicates_dismiss(*, lead: Lead, other: Lead, by) -> int:
         )
         if not dismissed:
             raise ValidationError("These two leads are not flagged as possible duplicates.")
-        name = by.get_full_name() or by.get_username()
+        name = display_name(by)
         for one, two in ((lead, other), (other, lead)):
             activity_record(lead=one, kind=ActivityKind.SYSTEM, actor=by, touch=False,
                             summary=f"Not the same person as {two.name} <{two.email}> (checked by {name})")
