@@ -36,6 +36,7 @@ from leads.models import (
     VisaPathway,
     display_name,
 )
+from leads.services.intake import check_profile
 from leads.timezones import available_zones
 
 CV_MAX_BYTES = 5 * 1024 * 1024
@@ -111,6 +112,46 @@ def clean_cv_upload(upload: UploadedFile | None) -> UploadedFile | None:
     return upload
 
 
+# --- Selects with hundreds of options ---------------------------------------------------------
+
+class FastSelect(forms.Select):
+    """A <select> rendered by string joining. Django renders each <option> through a template,
+    which for the two country lists (250 options each) took ~100 ms on every list and board page."""
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        chosen = {"" if v is None else str(v) for v in (value if isinstance(value, list | tuple) else [value])}
+        options = format_html_join(
+            "", '<option value="{}"{}>{}</option>',
+            ((key, mark_safe(" selected") if str(key) in chosen else "", label)
+             for key, label in self._flat_choices()),
+        )
+        final_attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
+
+    def _flat_choices(self):
+        for key, label in self.choices:
+            if isinstance(label, list | tuple):  # an optgroup: flattened, groups are not used here
+                yield from label
+            else:
+                yield ("" if key is None else getattr(key, "value", key), label)
+
+
+class FastSelectMultiple(FastSelect):
+    """FastSelect for a multiple choice; submitted as a list, as SelectMultiple is."""
+
+    allow_multiple_selected = True
+
+    def __init__(self, attrs=None, choices=()) -> None:
+        super().__init__({**(attrs or {}), "multiple": True}, choices)
+
+    def value_from_datadict(self, data, files, name):
+        getter = getattr(data, "getlist", None)
+        return getter(name) if getter else data.get(name)
+
+    def value_omitted_from_data(self, data, files, name) -> bool:
+        return False
+
+
 # --- The lead's profile, shared by the public form, manual entry and editing ----------------
 
 class LeadProfileForm(forms.Form):
@@ -166,7 +207,7 @@ class LeadProfileForm(forms.Form):
 
     def __init__(self, *args, openings=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if "opening" in self.fields:
+        if isinstance(self.fields.get("opening"), forms.ModelChoiceField):
             self.fields["opening"].queryset = openings if openings is not None else Opening.objects.none()
 
     def lead_fields(self) -> dict[str, Any]:
@@ -192,8 +233,14 @@ def started_token() -> str:
 
 
 class PublicInquiryForm(LeadProfileForm):
-    """What a person fills in at /apply/<slug>/; honeypot and fill time keep simple bots out."""
+    """What a person fills in at /apply/<slug>/; honeypot and fill time keep simple bots out.
 
+    It needs no database: the openings come from the employer's cached snapshot, and every
+    rule of the intake service that can be checked without the database is checked here, so a
+    submission accepted now is one the worker can store.
+    """
+
+    opening = forms.TypedChoiceField(coerce=int, empty_value=None, required=False, label="Opening of interest")
     cv = forms.FileField(required=False, label="CV (PDF, DOC or DOCX, up to 5 MB)",
                          widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.doc,.docx"}))
     privacy_accepted = forms.BooleanField(
@@ -216,11 +263,24 @@ class PublicInquiryForm(LeadProfileForm):
     )
     # Not kept in the inquiry's raw fields.
     NOT_RAW = frozenset({"csrfmiddlewaretoken", "website", "started"})
+    # Long lists: rendered by string joining, and searchable where JavaScript runs.
+    SEARCHABLE = {
+        "current_country": "Type to search countries.",
+        "citizenships": "Type to search; choose every country whose passport you hold.",
+        "time_zone": "Type a city, e.g. Chicago. Leave empty to use your country's.",
+    }
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, openings: tuple[tuple[int, str], ...] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.refused = False
+        self.fields["opening"].choices = [("", "Any suitable role"), *openings]
         self.fields["started"].error_messages["required"] = "The form was incomplete. Please try again."
+        for name, js_help in self.SEARCHABLE.items():
+            field = self.fields[name]
+            widget_class = FastSelectMultiple if name == "citizenships" else FastSelect
+            field.widget = widget_class(
+                attrs={"data-searchable": "true", "data-js-help": js_help}, choices=field.choices
+            )
         self.helper = self._helper()
 
     @staticmethod
@@ -250,7 +310,20 @@ class PublicInquiryForm(LeadProfileForm):
             self.refused = True
             raise ValidationError("Your inquiry could not be accepted. Please leave the hidden field empty.")
         self._check_fill_time(data.get("started"))
+        if not self.errors:
+            self._check_as_intake_will()
         return data
+
+    def _check_as_intake_will(self) -> None:
+        """The intake service's own rules (phone numbers, URLs, the model's limits), now: once
+        the person has seen the thank-you page there is nobody left to show an error to."""
+        fields = {k: v for k, v in self.lead_fields().items() if k not in ("cv", "opening")}
+        try:
+            checked = check_profile(fields)
+        except ValidationError as exc:
+            self.add_service_errors(exc)
+            return
+        self.cleaned_data.update({k: v for k, v in checked.items() if k in ("phone", "profile_url")})
 
     def _check_fill_time(self, token: str | None) -> None:
         if not token:
@@ -262,6 +335,16 @@ class PublicInquiryForm(LeadProfileForm):
             raise ValidationError("The form has expired. Please fill it in again.") from None
         if time.time() - started < settings.RELOCATE_PUBLIC_FORM_MIN_SECONDS:
             raise ValidationError("That was very quick. Please check your answers and send the form again.")
+
+    def submission_data(self) -> dict[str, Any]:
+        """What the intake worker passes to inquiry_receive (the CV travels as a file name)."""
+        data = self.cleaned_data
+        return {
+            "email": data["email"], "name": data["name"],
+            "fields": {k: v for k, v in self.lead_fields().items() if k != "cv"},
+            "citizenships": list(data.get("citizenships") or []), "skills": self.skill_names(),
+            "subject": "Inquiry from the web form", "body": data.get("motivation", ""),
+        }
 
     def raw_fields(self, post) -> dict[str, Any]:
         raw: dict[str, Any] = {}
@@ -275,31 +358,7 @@ class PublicInquiryForm(LeadProfileForm):
         return raw
 
 
-
-
 # --- The lead list's filters ------------------------------------------------------------------
-
-class FastSelect(forms.Select):
-    """A <select> rendered by string joining. Django renders each <option> through a template,
-    which for the two country lists (250 options each) took ~100 ms on every list and board page."""
-
-    def render(self, name, value, attrs=None, renderer=None) -> str:
-        chosen = {"" if v is None else str(v) for v in (value if isinstance(value, list | tuple) else [value])}
-        options = format_html_join(
-            "", '<option value="{}"{}>{}</option>',
-            ((key, mark_safe(" selected") if str(key) in chosen else "", label)
-             for key, label in self._flat_choices()),
-        )
-        final_attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
-        return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
-
-    def _flat_choices(self):
-        for key, label in self.choices:
-            if isinstance(label, list | tuple):  # an optgroup: flattened, groups are not used here
-                yield from label
-            else:
-                yield ("" if key is None else getattr(key, "value", key), label)
-
 
 def member_choices(employer_ids: list[int]) -> list[tuple[str, str]]:
     """The users of these employers, for owner filters and assignment (one query)."""

@@ -6,6 +6,7 @@ Single-row rules and derived state live here; writes that span rows live in ``le
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 import zoneinfo
 from decimal import Decimal
 
@@ -112,6 +113,8 @@ class Employer(models.Model):
     send_weekdays = models.CharField(max_length=13, default="0,1,2,3,4", validators=[weekday_list])
     response_target_hours = models.PositiveSmallIntegerField(default=24, validators=[MinValueValidator(1)])
     stale_after_days = models.PositiveSmallIntegerField(default=90, validators=[MinValueValidator(1)])
+    # Round-robin ownership: each new lead takes the next turn (see services.intake).
+    assignment_turn = models.PositiveBigIntegerField(default=0, editable=False)
     surge_multiple = models.DecimalField(
         max_digits=4, decimal_places=2, default=Decimal("1.5"), validators=[MinValueValidator(1)]
     )
@@ -425,6 +428,56 @@ class Inquiry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} inquiry {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class Submission(models.Model):
+    """A public-form submission accepted and not yet (or already) turned into an inquiry.
+
+    The form answers once this row is committed; a worker then calls the intake service. The id
+    is the submission id: a spooled copy of the same submission can never be stored twice, and
+    the intake transaction marks the row processed, so an inquiry comes of it exactly once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+
+    class Via(models.TextChoices):
+        DATABASE = "database", "Stored at once"
+        REDIS = "redis", "Spooled in Redis"
+        DIRECTORY = "directory", "Spooled on disk"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="submissions")
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    via = models.CharField(max_length=10, choices=Via.choices, default=Via.DATABASE)
+    # What the form checked, as the intake service takes it (JSON: dates as ISO strings).
+    data = models.JSONField(default=dict)
+    raw_fields = models.JSONField(default=dict, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    privacy_accepted = models.BooleanField(default=False)
+    # The CV's name in file storage, saved before this row (file storage needs no database).
+    cv = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    inquiry = models.ForeignKey("Inquiry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["pending", "processed"]), name="submission_status_valid"),
+        ]
+        indexes = [
+            # The worker's sweep: only pending rows are indexed, so the index stays small.
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="submission_pending"),
+            models.Index(fields=["employer", "-received_at"], name="submission_emp_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Submission {self.pk} ({self.get_status_display()})"
 
 
 class StageEvent(models.Model):

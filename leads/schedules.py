@@ -10,6 +10,7 @@ from __future__ import annotations
 SCHEDULES: dict[str, tuple[str, int | dict[str, str]]] = {
     "Worker heartbeat": ("leads.tasks.heartbeat", 60),
     "Send due emails": ("leads.tasks.dispatch_due_emails", 60),
+    "Process submissions": ("leads.tasks.drain_submissions", 60),
     "Recruiter digests": ("leads.tasks.queue_digests", 3600),
     "Stale interest": ("leads.tasks.check_stale_interest", 3600),
     "Weekly reports": ("leads.tasks.queue_weekly_reports", {"minute": "0", "hour": "7", "day_of_week": "1"}),

@@ -1,13 +1,17 @@
 """Celery tasks: thin wrappers that call services and are safe to run twice."""
 
+import logging
 import time
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from leads.services.heartbeat import heartbeat_record
 from leads.services.outbox import outbox_claim_due, outbox_claim_one, outbox_deliver, outbox_recover_stuck
 from leads.services.reminders import digests_queue, stale_checks_queue, stale_leads_close
+
+logger = logging.getLogger(__name__)
 
 # A sweep stops claiming new batches after this long, well inside its time limit, so the next
 # beat tick takes over instead of two sweeps overlapping for long.
@@ -26,6 +30,31 @@ def send_outbound_email(email_id: int) -> str:
     if not outbox_claim_one(email_id):
         return "not due or already taken"
     return ",".join(sorted(outbox_deliver([email_id])))
+
+
+@shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)
+def process_submission(submission_id: str) -> str:
+    """Turn one accepted public-form submission into an inquiry (kicked on its commit)."""
+    from leads.services.submissions import submission_process
+
+    return submission_process(submission_id)
+
+
+@shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)
+def drain_submissions() -> dict[str, int]:
+    """Every minute and at worker start: ingest the spool, process every due submission."""
+    from leads.services.submissions import submissions_drain
+
+    return dict(submissions_drain(budget_seconds=_SWEEP_BUDGET_SECONDS))
+
+
+@worker_ready.connect
+def _drain_at_start(sender=None, **kwargs) -> None:
+    # Submissions spooled while the database was down are ingested as soon as a worker is up.
+    try:
+        drain_submissions.apply_async(retry=False)
+    except Exception:
+        logger.warning("could not queue the intake drain at worker start", exc_info=True)
 
 
 @shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)

@@ -5,6 +5,7 @@ The defaults run on a bare machine: SQLite and an embedded filesystem broker und
 SECRET_KEY, ALLOWED_HOSTS and DEBUG=false.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -117,6 +118,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # An unreachable database fails fast, so that the public form spools the submission
+        # within seconds instead of hanging on the operating system's TCP timeout.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", default=3)
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache and broker -------------------------------------------------------------------------
@@ -250,5 +257,22 @@ RELOCATE_PUBLIC_FORM_RATE_WINDOW = env_int("RELOCATE_PUBLIC_FORM_RATE_WINDOW", d
 # Requests larger than this (a CV is at most 5 MB) are refused before they are read.
 RELOCATE_PUBLIC_FORM_MAX_BYTES = env_int("RELOCATE_PUBLIC_FORM_MAX_BYTES", default=6 * 1024 * 1024)
 
-# Inquiry API: calls per key per minute.
+# Inquiry API: calls per key per minute; failed key checks per client address per minute.
 RELOCATE_API_RATE = env_int("RELOCATE_API_RATE", default=600)
+RELOCATE_API_AUTH_FAILURE_RATE = env_int("RELOCATE_API_AUTH_FAILURE_RATE", default=30)
+
+# Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma-separated):
+# the client is then the right-most forwarded address that is not one of them.
+RELOCATE_TRUSTED_PROXIES = env.str("RELOCATE_TRUSTED_PROXIES", default="")
+for _proxy in filter(None, (p.strip() for p in RELOCATE_TRUSTED_PROXIES.split(","))):
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"RELOCATE_TRUSTED_PROXIES: {_proxy!r} is not an IP address or a CIDR range."
+        ) from None
+
+# Intake: where an accepted submission waits when the database refuses it. Redis (the one of
+# REDIS_URL unless set) when it answers, else this directory on the web server's own disk.
+RELOCATE_SPOOL_REDIS_URL = env.str("RELOCATE_SPOOL_REDIS_URL", default=REDIS_URL)
+RELOCATE_SPOOL_DIR = env.str("RELOCATE_SPOOL_DIR", default=str(VAR_DIR / "spool"))

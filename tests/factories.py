@@ -184,3 +184,12 @@ class WorkerHeartbeatFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"worker{n}")
     beat_at = factory.LazyFunction(timezone.now)
+
+
+class SubmissionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Submission
+
+    employer = factory.SubFactory(EmployerFactory)
+    data = factory.Sequence(lambda n: {"email": f"applicant{n}@example.org", "name": f"Applicant {n}", "fields": {}})
+    privacy_accepted = True

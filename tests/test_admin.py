@@ -33,6 +33,7 @@ from tests.factories import (
     SequenceStepFactory,
     SkillFactory,
     StageEventFactory,
+    SubmissionFactory,
     UserFactory,
     WorkerHeartbeatFactory,
 )
@@ -64,6 +65,7 @@ def populate(employer: m.Employer, tag: str) -> dict[type[models.Model], models.
         SequenceStepFactory(sequence=sequence, template=template),
         OutboundEmailFactory(lead=lead),
         MarkedEventFactory(employer=employer, label=f"{tag} event"),
+        SubmissionFactory(employer=employer, data={"email": f"{tag}@example.org", "name": f"{tag} Person"}),
         employer.memberships.first(),
         api_key_create(employer=employer, name=f"{tag} key")[0],
     ]

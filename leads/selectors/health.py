@@ -8,6 +8,8 @@ from django.db import connection
 from django.utils import timezone
 
 from leads.models import WorkerHeartbeat
+from leads.services.spool import spool_counts
+from leads.services.submissions import intake_backlog
 from relocate.celery import app as celery_app
 
 
@@ -35,7 +37,12 @@ def health_report() -> dict[str, Any]:
         "status": "ok" if all(v == "ok" for v in checks.values()) else "error",
         "checks": checks,
     }
+    intake: dict[str, Any] = {"spooled": spool_counts()}
+    report["intake"] = intake
     if checks["database"] == "ok":
+        # Informational: submissions accepted and not yet inquiries (a growing backlog or an
+        # old oldest one means no worker is processing them).
+        intake.update(intake_backlog())
         # Informational: when celery beat last had a worker run its heartbeat task.
         beat = WorkerHeartbeat.objects.filter(name="beat").first()
         report["worker_heartbeat"] = (

@@ -8,12 +8,17 @@ it never creates a second lead, even when two arrive at the same moment.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import random
+import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -31,6 +36,7 @@ from leads.models import (
     Source,
     Stage,
     StageEvent,
+    Submission,
     display_name,
 )
 from leads.normalise import normalise_email, normalise_phone, normalise_profile_url
@@ -51,6 +57,18 @@ _KEPT_ON_REPEAT: frozenset[str] = frozenset(
     {"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"}
 )
 _MAX_DUPLICATE_FLAGS = 10
+# A deadlock or serialization failure rolls the whole intake back; it is run again this many
+# times in all before the error reaches the caller (the intake worker then keeps the
+# submission pending).
+_TRANSIENT_ATTEMPTS = 4
+# PostgreSQL's deadlock_detected and serialization_failure.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+logger = logging.getLogger(__name__)
+
+
+class SubmissionAlreadyProcessed(Exception):
+    """The submission became an inquiry already (another worker, or an earlier run)."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +95,13 @@ def inquiry_receive(
     owner=None,
     actor=None,
     remote_addr: str | None = None,
+    submission_id: uuid.UUID | None = None,
 ) -> IntakeResult:
     """Record one inquiry: create the lead or join the existing one, in one transaction.
 
-    Raises ValidationError (and writes nothing) when the input is not acceptable.
+    Raises ValidationError (and writes nothing) when the input is not acceptable. With a
+    ``submission_id`` the pending submission is marked processed in the same transaction:
+    SubmissionAlreadyProcessed when it was processed before, and nothing is written.
     """
     if channel not in Source.values:
         raise ValidationError({"channel": f"Unknown channel {channel!r}."})
@@ -91,38 +112,113 @@ def inquiry_receive(
     countries = clean_countries(citizenships)
     if owner is not None and not _is_member(owner, employer):
         raise ValidationError({"owner": "The owner must be a member of this employer."})
-
-    with transaction.atomic(durable=True):
-        consent = {"privacy_accepted_at": received_at} if privacy_accepted else {}
-        lead, created = _lock_or_create_lead(employer, email, name, channel, received_at, {**profile, **consent})
-        if created:
-            StageEvent.objects.create(
-                employer=employer, lead=lead, from_stage="", to_stage=Stage.NEW, at=received_at, by=actor
-            )
-        else:
-            _update_lead(lead, name, profile, privacy_accepted, received_at, actor)
-        _add_citizenships(lead, countries)
-        _add_skills(employer, lead, skills)
-        inquiry = Inquiry.objects.create(
-            employer=employer,
-            lead=lead,
-            channel=channel,
-            received_at=received_at,
-            subject=(subject or "")[:300],
-            body=body or "",
-            country=profile.get("current_country") or lead.current_country,
-            is_repeat=not created,
-            raw_fields=_jsonable(raw_fields or {}),
-            remote_addr=remote_addr or None,
-        )
+    known = Lead.objects.filter(employer=employer, email=email).exists()
+    if owner is None and not known:
+        # Taken in a short transaction of its own: no lock is held across the intake.
+        owner = _claim_round_robin_owner(employer)
+    intake = _Intake(
+        employer=employer, channel=channel, email=email, name=name, profile=profile, countries=countries,
+        skills=sorted({" ".join(n.split())[:60] for n in skills if n and n.strip()}, key=str.lower),
+        privacy_accepted=privacy_accepted, subject=(subject or "")[:300], body=body or "",
+        raw_fields=_jsonable(raw_fields or {}), received_at=received_at, owner=owner, actor=actor,
+        remote_addr=remote_addr or None, submission_id=submission_id, known=known,
+    )
+    for attempt in range(1, _TRANSIENT_ATTEMPTS + 1):
+        try:
+            with transaction.atomic(durable=True):
+                lead, inquiry, created = _record(intake)
+            break
+        except OperationalError as exc:
+            if attempt == _TRANSIENT_ATTEMPTS or not is_transient(exc):
+                raise
+            logger.info("intake of %s retried after %s (attempt %d)", email, exc.__class__.__name__, attempt)
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    # After the commit, so that two people flagged as each other's duplicate never wait on each
+    # other's transaction; both committed leads are visible here, so neither pair is missed.
+    try:
         _flag_possible_duplicates(lead)
-        if created:
-            _assign_owner(lead, owner or _next_round_robin_owner(employer), received_at)
-        # The outbox rows are written in this transaction; the emails go out after commit.
-        followups_on_inquiry(lead=lead, inquiry=inquiry, created=created)
-        if created:
-            owner_notify_assigned(lead=lead)
+    except DatabaseError:
+        logger.warning("possible duplicates of lead %s not flagged", lead.pk, exc_info=True)
     return IntakeResult(lead=lead, inquiry=inquiry, created=created)
+
+
+@dataclass(frozen=True)
+class _Intake:
+    employer: Employer
+    channel: str
+    email: str
+    name: str
+    profile: dict[str, Any]
+    countries: list[str]
+    skills: list[str]
+    privacy_accepted: bool
+    subject: str
+    body: str
+    raw_fields: dict[str, Any]
+    received_at: dt.datetime
+    owner: Any
+    actor: Any
+    remote_addr: str | None
+    submission_id: uuid.UUID | None
+    known: bool
+
+
+def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
+    """The intake transaction. Its locks, in order: the submission row, the lead row, then rows
+    only this lead has (its inquiry, events, outbox); skills are inserted in name order."""
+    employer, received_at = intake.employer, intake.received_at
+    if intake.submission_id is not None:
+        claimed = Submission.objects.filter(pk=intake.submission_id, status=Submission.Status.PENDING).update(
+            status=Submission.Status.PROCESSED, processed_at=timezone.now(), attempts=F("attempts") + 1,
+        )
+        if not claimed:
+            raise SubmissionAlreadyProcessed(str(intake.submission_id))
+    consent = {"privacy_accepted_at": received_at} if intake.privacy_accepted else {}
+    lead, created = _lock_or_create_lead(
+        employer, intake.email, intake.name, intake.channel, received_at, {**intake.profile, **consent},
+        owner=intake.owner, known=intake.known,
+    )
+    if created:
+        StageEvent.objects.create(
+            employer=employer, lead=lead, from_stage="", to_stage=Stage.NEW, at=received_at, by=intake.actor
+        )
+    else:
+        _update_lead(lead, intake.name, intake.profile, intake.privacy_accepted, received_at, intake.actor)
+    _add_citizenships(lead, intake.countries)
+    _add_skills(employer, lead, intake.skills)
+    inquiry = Inquiry.objects.create(
+        employer=employer,
+        lead=lead,
+        channel=intake.channel,
+        received_at=received_at,
+        subject=intake.subject,
+        body=intake.body,
+        country=intake.profile.get("current_country") or lead.current_country,
+        is_repeat=not created,
+        raw_fields=intake.raw_fields,
+        remote_addr=intake.remote_addr,
+    )
+    if intake.submission_id is not None:
+        Submission.objects.filter(pk=intake.submission_id).update(inquiry=inquiry)
+    if created and lead.owner_id:
+        activity_record(
+            lead=lead, kind=ActivityKind.SYSTEM, actor=None, at=received_at,
+            summary=f"Assigned to {display_name(lead.owner)}", touch=False,
+        )
+    # The outbox rows are written in this transaction; the emails go out after commit.
+    followups_on_inquiry(lead=lead, inquiry=inquiry, created=created)
+    if created:
+        owner_notify_assigned(lead=lead)
+    return lead, inquiry, created
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A deadlock or serialization failure (PostgreSQL), or a busy SQLite file: worth running
+    the same transaction again."""
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(exc)
 
 
 # The checks inquiry_receive applies, public so that a channel can check a whole batch
@@ -150,6 +246,20 @@ def clean_countries(codes: Iterable[str]) -> list[str]:
 
 
 def clean_profile(employer: Employer, fields: Mapping[str, Any]) -> dict[str, Any]:
+    profile = check_profile(fields)
+    opening = profile.get("opening")
+    if opening is not None:
+        opening_id = opening.pk if isinstance(opening, Opening) else opening
+        found = Opening.objects.filter(employer=employer, pk=opening_id).first()
+        if found is None:
+            raise ValidationError({"opening": "Choose an opening of this employer."})
+        profile["opening"] = found
+    return profile
+
+
+def check_profile(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Every rule of the lead's fields that needs no database (the opening is looked up by
+    clean_profile): the public form applies these before it accepts a submission."""
     unknown = set(fields) - PROFILE_FIELDS
     if unknown:
         raise TypeError(f"inquiry_receive() got unknown lead fields: {', '.join(sorted(unknown))}")
@@ -165,18 +275,12 @@ def clean_profile(employer: Employer, fields: Mapping[str, Any]) -> dict[str, An
             profile["profile_url"] = normalise_profile_url(str(profile["profile_url"]))
         except ValueError as exc:  # urlsplit refuses some malformed hosts, e.g. "https://[x"
             raise ValidationError({"profile_url": "Enter a valid URL."}) from exc
-    opening = profile.get("opening")
-    if opening is not None:
-        opening_id = opening.pk if isinstance(opening, Opening) else opening
-        found = Opening.objects.filter(employer=employer, pk=opening_id).first()
-        if found is None:
-            raise ValidationError({"opening": "Choose an opening of this employer."})
-        profile["opening"] = found
     # Validate every value with the model's own field rules (choices, lengths, URLs, ...).
-    probe = Lead(employer=employer, name="probe", email="probe@example.com", **profile)
+    checked = {k: v for k, v in profile.items() if k != "opening"}
+    probe = Lead(name="probe", email="probe@example.com", **checked)
     try:
         probe.full_clean(
-            exclude=[f.name for f in Lead._meta.fields if f.name not in profile], validate_unique=False,
+            exclude=[f.name for f in Lead._meta.fields if f.name not in checked], validate_unique=False,
             validate_constraints=False,
         )
     except ValidationError as exc:
@@ -189,16 +293,19 @@ def _is_member(user, employer: Employer) -> bool:
 
 
 def _lock_or_create_lead(
-    employer: Employer, email: str, name: str, channel: str, received_at: dt.datetime, profile: dict[str, Any]
+    employer: Employer, email: str, name: str, channel: str, received_at: dt.datetime, profile: dict[str, Any],
+    *, owner, known: bool,
 ) -> tuple[Lead, bool]:
-    lead = Lead.objects.select_for_update().filter(employer=employer, email=email).first()
-    if lead is not None:
-        return lead, False
+    if known:
+        lead = Lead.objects.select_for_update().filter(employer=employer, email=email).first()
+        if lead is not None:
+            return lead, False
     lead = Lead(
         employer=employer,
         email=email,
         name=name or email.split("@")[0],
         source=channel,
+        owner=owner,
         created_at=received_at,
         last_activity_at=received_at,
         stage_changed_at=received_at,
@@ -259,8 +366,8 @@ def _add_citizenships(lead: Lead, countries: list[str]) -> None:
         )
 
 
-def _add_skills(employer: Employer, lead: Lead, names: Iterable[str]) -> None:
-    wanted = {" ".join(n.split())[:60] for n in names if n and n.strip()}
+def _add_skills(employer: Employer, lead: Lead, wanted: list[str]) -> None:
+    """``wanted`` is in name order: concurrent intakes insert new skills in the same order."""
     if not wanted:
         return
     existing = {s.name.lower(): s for s in Skill.objects.filter(employer=employer)}
@@ -272,7 +379,9 @@ def _add_skills(employer: Employer, lead: Lead, names: Iterable[str]) -> None:
 
 
 def _flag_possible_duplicates(lead: Lead) -> None:
-    """Same phone, same profile URL, or same name and country: flagged, never merged by itself."""
+    """Same phone, same profile URL, or same name and country: flagged, never merged by itself.
+
+    Runs after the intake has committed, as one INSERT of its own whose rows are in key order."""
     others = Lead.objects.filter(employer_id=lead.employer_id, erased_at__isnull=True).exclude(pk=lead.pk)
     candidates: list[tuple[int, str]] = []
     if lead.phone:
@@ -288,47 +397,44 @@ def _flag_possible_duplicates(lead: Lead) -> None:
                        for pk in others.alias(lower_name=Lower("name"))
                        .filter(lower_name=lead.name.lower(), current_country=lead.current_country)
                        .values_list("pk", flat=True)[:_MAX_DUPLICATE_FLAGS]]
+    if not candidates:
+        return
     # One row per pair and reason: the newer lead points at the older one.
+    rows = sorted({(max(lead.pk, pk), min(lead.pk, pk), reason) for pk, reason in candidates})
     PossibleDuplicate.objects.bulk_create(
-        [
-            PossibleDuplicate(
-                employer_id=lead.employer_id, lead_id=max(lead.pk, pk), other_id=min(lead.pk, pk), reason=reason
-            )
-            for pk, reason in candidates
-        ],
+        [PossibleDuplicate(employer_id=lead.employer_id, lead_id=a, other_id=b, reason=r) for a, b, r in rows],
         ignore_conflicts=True,
     )
 
 
-def _next_round_robin_owner(employer: Employer):
-    """The recruiter assigned longest ago (or never). Locking the recruiters' memberships makes
-    concurrent intakes take turns instead of both picking the same person."""
-    memberships = list(
-        Membership.objects.select_for_update()
-        .filter(employer=employer, role=Role.RECRUITER, receives_assignments=True, user__is_active=True)
+def _claim_round_robin_owner(employer: Employer):
+    """The next recruiter in turn. The turn is a counter on the employer, taken by one UPDATE
+    that commits at once: concurrent intakes take strict turns and no lock is held across an
+    intake."""
+    recruiters = list(
+        Membership.objects.filter(
+            employer=employer, role=Role.RECRUITER, receives_assignments=True, user__is_active=True
+        )
         .order_by("id")
         .select_related("user")
     )
-    if not memberships:
+    if not recruiters:
         return None
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    chosen = min(memberships, key=lambda m: (m.last_assigned_at or epoch, m.id))
+    chosen = recruiters[(_next_assignment_turn(employer.pk) - 1) % len(recruiters)]
+    Membership.objects.filter(pk=chosen.pk).update(last_assigned_at=timezone.now())
     return chosen.user
 
 
-def _assign_owner(lead: Lead, owner, at: dt.datetime) -> None:
-    if owner is None:
-        return
-    lead.owner = owner
-    lead.save(update_fields=["owner"])
-    Membership.objects.filter(user_id=owner.pk, employer_id=lead.employer_id).update(
-        last_assigned_at=timezone.now()
-    )
-    activity_record(
-        lead=lead, kind=ActivityKind.SYSTEM, actor=None, at=at, summary=f"Assigned to {display_name(owner)}",
-        touch=False,
-    )
-
+def _next_assignment_turn(employer_id: int) -> int:
+    table = connection.ops.quote_name(Employer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET assignment_turn = assignment_turn + 1 WHERE id = %s "  # noqa: S608 - our table
+            "RETURNING assignment_turn",
+            [employer_id],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 1
 
 
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -344,4 +450,7 @@ def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-__all__ = ["PROFILE_FIELDS", "IntakeResult", "clean_countries", "clean_email", "clean_profile", "inquiry_receive"]
+__all__ = [
+    "PROFILE_FIELDS", "IntakeResult", "SubmissionAlreadyProcessed", "check_profile", "clean_countries", "clean_email",
+    "clean_profile", "inquiry_receive", "is_transient",
+]

@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from leads.models import ApiKey, Opening, Source
-from leads.ratelimit import rate_limit_hit
+from leads.ratelimit import client_ip, client_ip_or_none, rate_limit_hit
 from leads.services.api_keys import api_key_authenticate
 from leads.services.intake import PROFILE_FIELDS, inquiry_receive
 
@@ -77,6 +77,12 @@ def api_view(method: str) -> Callable:
                 return _not_allowed(method)
             key = api_key_authenticate(_bearer(request))
             if key is None:
+                # Guessing keys is limited per client address (behind a trusted proxy: the
+                # forwarded one, so that one guesser never locks out everybody else).
+                failures = settings.RELOCATE_API_AUTH_FAILURE_RATE
+                if not rate_limit_hit("api-auth", client_ip(request), limit=failures, window=60):
+                    return _errors(429, {"rate": [f"More than {failures} failed key checks a minute from "
+                                                  "this address; slow down."]}, Retry_After="60")
                 return _errors(401, {"authorization": ["Send a valid API key: Authorization: Bearer rk_…"]},
                                WWW_Authenticate='Bearer realm="relocate"')
             limit = settings.RELOCATE_API_RATE
@@ -110,7 +116,8 @@ def inquiries(request: HttpRequest, key: ApiKey) -> JsonResponse:
     raw = {k: v for k, v in data.items() if k != "message"}
     try:
         result = inquiry_receive(employer=key.employer, channel=Source.API,
-                                 raw_fields={**raw, "api_key": key.prefix}, **kwargs)
+                                 raw_fields={**raw, "api_key": key.prefix},
+                                 remote_addr=client_ip_or_none(request), **kwargs)
     except ValidationError as exc:
         return _errors(400, _message_dict(exc))
     except OperationalError:

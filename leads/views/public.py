@@ -1,64 +1,114 @@
-"""The public inquiry form at /apply/<employer-slug>/: no login, the employer from the URL."""
+"""The public inquiry form at /apply/<employer-slug>/: no login, the employer from the URL.
+
+Built for a surge: the form page is rendered once per employer snapshot and language and
+served with only its per-request tokens filled in; a valid submission is stored as one row
+(or spooled when the database refuses it) and processed by a worker after the person has
+their thank-you page.
+"""
 
 from __future__ import annotations
 
+import functools
 import mimetypes
+import secrets
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.html import escape
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leads.forms import PublicInquiryForm, started_token
-from leads.models import Employer, Opening, Source
-from leads.ratelimit import client_ip, rate_limit_hit
-from leads.services.intake import inquiry_receive
+from leads.models import Employer
+from leads.ratelimit import client_ip, client_ip_or_none, rate_limit_hit
+from leads.selectors.public import PublicEmployer, PublicPageUnavailable, public_employer
+from leads.services.spool import SpoolUnavailable
+from leads.services.submissions import submission_accept
 
 _UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+# Stand-ins for the per-request values in the cached page; random per process, so no text an
+# employer types can collide with them.
+_NONCE = secrets.token_hex(8)
+_SLOTS = {name: f"relocate-slot-{name}-{_NONCE}" for name in ("csrf", "started", *_UTM)}
 
 
-def _open_employer(slug: str) -> Employer:
+class _Unavailable(Exception):
+    pass
+
+
+def _open_employer(slug: str) -> PublicEmployer:
     # A closed or unknown employer is the same 404: a closed one reveals nothing.
-    return get_object_or_404(Employer, slug=slug, public_intake_enabled=True)
+    try:
+        employer = public_employer(slug)
+    except PublicPageUnavailable as exc:
+        raise _Unavailable from exc
+    if employer is None:
+        raise Http404("No such employer.")
+    return employer
 
 
-def _openings(employer: Employer):
-    return Opening.objects.filter(employer=employer, status=Opening.Status.OPEN).order_by("title")
+def _unavailable() -> HttpResponse:
+    response = HttpResponse(
+        "<!doctype html><title>Please try again shortly</title><p>This page is briefly unavailable. "
+        "Please try again in a minute.</p>", status=503, content_type="text/html; charset=utf-8",
+    )
+    response["Retry-After"] = "60"
+    return response
 
 
 @require_http_methods(["GET", "POST"])
 def apply(request: HttpRequest, slug: str) -> HttpResponse:
-    employer = _open_employer(slug)
+    try:
+        employer = _open_employer(slug)
+    except _Unavailable:
+        return _unavailable()
     if request.method == "GET":
-        initial = {"started": started_token(), **{k: request.GET.get(k, "")[:120] for k in _UTM}}
-        form = PublicInquiryForm(initial=initial, openings=_openings(employer))
-        return _page(request, employer, form)
+        return _cached_page(request, employer)
     refusal = _refusal(request)
     if refusal:
         message, status = refusal
-        form = PublicInquiryForm(initial={"started": started_token()}, openings=_openings(employer))
+        form = PublicInquiryForm(initial={"started": started_token()}, openings=employer.openings)
         return _page(request, employer, form, status=status, refusal=message)
-    form = PublicInquiryForm(request.POST, request.FILES, openings=_openings(employer))
+    form = PublicInquiryForm(request.POST, request.FILES, openings=employer.openings)
     if form.is_valid():
         try:
-            inquiry_receive(
-                employer=employer, channel=Source.WEB_FORM, email=form.cleaned_data["email"],
-                name=form.cleaned_data["name"], fields=form.lead_fields(),
-                citizenships=form.cleaned_data["citizenships"], skills=form.skill_names(),
-                privacy_accepted=True, body=form.cleaned_data.get("motivation", ""),
-                subject="Inquiry from the web form", raw_fields=form.raw_fields(request.POST),
-                remote_addr=client_ip(request) if client_ip(request) != "unknown" else None,
+            submission_accept(
+                employer_id=employer.pk, data=form.submission_data(), raw_fields=form.raw_fields(request.POST),
+                remote_addr=client_ip_or_none(request), privacy_accepted=True, cv=form.cleaned_data.get("cv"),
             )
-        except ValidationError as exc:
-            form.add_service_errors(exc)
-        else:
-            return redirect("leads:public_thanks", slug=employer.slug)
+        except SpoolUnavailable:
+            # Nothing at all could keep it: say so, and keep what they typed on the page.
+            return _page(request, employer, form, status=503,
+                         refusal="We could not store your inquiry just now. Please send it again in a minute.")
+        return redirect("leads:public_thanks", slug=employer.slug)
     if form.refused:
         # A fresh start time, so a person who was refused can simply send again.
         form.data = form.data.copy()
         form.data["started"] = started_token()
     return _page(request, employer, form, status=400 if form.refused else 200)
+
+
+def _cached_page(request: HttpRequest, employer: PublicEmployer) -> HttpResponse:
+    html = form_page_html(employer, get_language() or settings.LANGUAGE_CODE)
+    values = {"csrf": get_token(request), "started": started_token(),
+              **{k: request.GET.get(k, "")[:120] for k in _UTM}}
+    for name, value in values.items():
+        html = html.replace(_SLOTS[name], escape(value))
+    return HttpResponse(html)
+
+
+@functools.lru_cache(maxsize=256)
+def form_page_html(employer: PublicEmployer, language: str) -> str:
+    """The form page with stand-ins for the per-request values, rendered once per snapshot of
+    the employer (its openings included) and language."""
+    form = PublicInquiryForm(
+        initial={"started": _SLOTS["started"], **{k: _SLOTS[k] for k in _UTM}}, openings=employer.openings
+    )
+    context = {"employer": employer, "form": form, "refusal": "", "csrf_token": _SLOTS["csrf"]}
+    return render_to_string("public/apply.html", context)
 
 
 def _refusal(request: HttpRequest) -> tuple[str, int] | None:
@@ -79,7 +129,7 @@ def _refusal(request: HttpRequest) -> tuple[str, int] | None:
     return None
 
 
-def _page(request: HttpRequest, employer: Employer, form: PublicInquiryForm, *, status: int = 200,
+def _page(request: HttpRequest, employer: PublicEmployer, form: PublicInquiryForm, *, status: int = 200,
           refusal: str = "") -> HttpResponse:
     context = {"employer": employer, "form": form, "refusal": refusal}
     return render(request, "public/apply.html", context, status=status)
@@ -87,14 +137,18 @@ def _page(request: HttpRequest, employer: Employer, form: PublicInquiryForm, *, 
 
 @require_GET
 def thanks(request: HttpRequest, slug: str) -> HttpResponse:
-    return render(request, "public/thanks.html", {"employer": _open_employer(slug)})
+    try:
+        employer = _open_employer(slug)
+    except _Unavailable:
+        return _unavailable()
+    return render(request, "public/thanks.html", {"employer": employer})
 
 
 @require_GET
 def logo(request: HttpRequest, slug: str) -> FileResponse:
     """The employer's logo for its public page: uploads are not served by URL otherwise."""
-    employer = _open_employer(slug)
-    if not employer.logo:
+    employer = Employer.objects.filter(slug=slug, public_intake_enabled=True).first()
+    if employer is None or not employer.logo:
         raise Http404("No logo.")
     try:
         handle = employer.logo.open("rb")
