@@ -462,6 +462,9 @@ class Submission(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    # Set while a worker processes it, so that two workers never both take a recruiter's turn
+    # for one submission; a worker that died leaves it to expire.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     inquiry = models.ForeignKey("Inquiry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 

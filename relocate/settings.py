@@ -275,4 +275,5 @@ for _proxy in filter(None, (p.strip() for p in RELOCATE_TRUSTED_PROXIES.split(",
 # Intake: where an accepted submission waits when the database refuses it. Redis (the one of
 # REDIS_URL unless set) when it answers, else this directory on the web server's own disk.
 RELOCATE_SPOOL_REDIS_URL = env.str("RELOCATE_SPOOL_REDIS_URL", default=REDIS_URL)
+RELOCATE_SPOOL_REDIS_KEY = env.str("RELOCATE_SPOOL_REDIS_KEY", default="relocate:intake-spool")
 RELOCATE_SPOOL_DIR = env.str("RELOCATE_SPOOL_DIR", default=str(VAR_DIR / "spool"))

@@ -18,6 +18,7 @@ def pytest_configure(config) -> None:
     and for the filesystem broker a folder of their own."""
     from relocate.celery import app
 
+    _own_cache_per_xdist_worker()
     app.conf.task_default_queue = "relocate-tests"
     if app.conf.broker_url.startswith("filesystem"):
         folder = Path(tempfile.mkdtemp(prefix="relocate-test-broker-"))
@@ -27,6 +28,22 @@ def pytest_configure(config) -> None:
             "data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"), "control_folder": str(folder / "control"),
         }
+
+
+def _own_cache_per_xdist_worker() -> None:
+    """With pytest -n, each worker has a database of its own; give it a Redis cache database
+    of its own too, or one worker's cache.clear() and cached snapshots reach the other's."""
+    import os
+
+    from django.conf import settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    cache = settings.CACHES["default"]
+    if not worker.startswith("gw") or "redis" not in cache["BACKEND"].lower():
+        return
+    base, _, db = cache["LOCATION"].rpartition("/")
+    number = (int(db or 0) + int(worker[2:]) + 1) % 16
+    cache["LOCATION"] = f"{base}/{number}"
 
 
 @dataclass

@@ -53,3 +53,10 @@ def test_proxy_setting_trusts_forwarded_proto(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "HTTP_X_FORWARDED_PROTO" in result.stdout
+
+
+def test_a_bad_trusted_proxy_stops_start_up_naming_it(tmp_path):
+    result = manage("check", env={**PRODUCTION, "RELOCATE_TRUSTED_PROXIES": "10.0.0.0/8, nginx.local"},
+                    tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "RELOCATE_TRUSTED_PROXIES" in result.stderr and "nginx.local" in result.stderr

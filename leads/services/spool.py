@@ -20,7 +20,6 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-REDIS_KEY = "relocate:intake-spool"
 _TIMEOUT_SECONDS = 0.5
 
 
@@ -40,6 +39,10 @@ def _redis():
     return _redis_client(url) if url else None
 
 
+def _key() -> str:
+    return settings.RELOCATE_SPOOL_REDIS_KEY
+
+
 def spool_directory() -> Path:
     return Path(settings.RELOCATE_SPOOL_DIR)
 
@@ -50,7 +53,7 @@ def spool_write(payload: dict[str, Any]) -> str:
     client = _redis()
     if client is not None:
         try:
-            client.hset(REDIS_KEY, payload["id"], text)
+            client.hset(_key(), payload["id"], text)
             return "redis"
         except Exception:
             logger.warning("intake spool: Redis unavailable, writing %s to disk", payload["id"], exc_info=True)
@@ -83,7 +86,7 @@ def spool_read(limit: int = 500) -> list[tuple[str, str, dict[str, Any]]]:
     client = _redis()
     if client is not None:
         try:
-            for key, value in client.hscan_iter(REDIS_KEY, count=limit):
+            for key, value in client.hscan_iter(_key(), count=limit):
                 found.append(("redis", key.decode(), json.loads(value)))
                 if len(found) >= limit:
                     return found
@@ -107,7 +110,7 @@ def spool_remove(where: str, ids: list[str]) -> None:
     if where == "redis":
         client = _redis()
         if client is not None:
-            client.hdel(REDIS_KEY, *ids)
+            client.hdel(_key(), *ids)
         return
     for name in ids:
         (spool_directory() / f"{name}.json").unlink(missing_ok=True)
@@ -118,7 +121,7 @@ def spool_set_aside(where: str, payload: dict[str, Any]) -> None:
     hash) for a person to look at; never deleted."""
     text = json.dumps(payload, separators=(",", ":"))
     if where == "redis" and _redis() is not None:
-        _redis().hset(REDIS_KEY + ":set-aside", str(payload.get("id")), text)
+        _redis().hset(_key() + ":set-aside", str(payload.get("id")), text)
         return
     _write_file(spool_directory() / "bad", str(payload.get("id")), text)
 
@@ -131,7 +134,7 @@ def spool_counts() -> dict[str, int | None]:
         counts.pop("redis")
     else:
         try:
-            counts["redis"] = int(client.hlen(REDIS_KEY))
+            counts["redis"] = int(client.hlen(_key()))
         except Exception:  # noqa: BLE001 - reported as unknown
             counts["redis"] = None
     folder = spool_directory()

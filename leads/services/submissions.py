@@ -38,6 +38,9 @@ _MAX_BACKOFF = dt.timedelta(hours=6)
 # A transient database error (deadlock, lost connection) tries again this soon.
 _TRANSIENT_RETRY = dt.timedelta(seconds=30)
 _ERROR_CHARS = 2000
+# How long a worker holds a submission it is processing (well above the few milliseconds it
+# takes); one that died mid-way lets it go after this.
+_CLAIM_FOR = dt.timedelta(minutes=5)
 
 
 def submission_accept(
@@ -166,6 +169,8 @@ def submission_process(submission_id: uuid.UUID | str) -> str:
         return "missing"
     if submission.status != Submission.Status.PENDING:
         return "already processed"
+    if not _claim(submission.pk):
+        return "taken by another worker"
     try:
         inquiry_receive(submission_id=submission.pk, **_intake_arguments(submission))
     except SubmissionAlreadyProcessed:
@@ -183,6 +188,15 @@ def submission_process(submission_id: uuid.UUID | str) -> str:
         _keep_for_later(submission, exc, transient=False)
         return "failed"
     return "processed"
+
+
+def _claim(submission_id) -> bool:
+    now = timezone.now()
+    return bool(
+        Submission.objects.filter(pk=submission_id, status=Submission.Status.PENDING)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + _CLAIM_FOR)
+    )
 
 
 def _intake_arguments(submission: Submission) -> dict[str, Any]:
@@ -222,6 +236,7 @@ def _keep_for_later(submission: Submission, exc: Exception, *, transient: bool) 
     try:
         Submission.objects.filter(pk=submission.pk, status=Submission.Status.PENDING).update(
             attempts=F("attempts") + 1, last_error=_describe(exc)[:_ERROR_CHARS], next_attempt_at=now + delay,
+            claimed_until=None,
         )
     except DatabaseError:
         # The database went away again: the row is still pending and the sweep finds it.
@@ -239,9 +254,14 @@ def submissions_drain(*, budget_seconds: float | None = None, now: dt.datetime |
     outcomes["spool ingested"] = spool_ingest()
     seen: set = set()
     while budget_seconds is None or time.monotonic() - started < budget_seconds:
-        pending = Submission.objects.filter(status=Submission.Status.PENDING).exclude(pk__in=seen)
+        moment = now or timezone.now()
+        pending = (
+            Submission.objects.filter(status=Submission.Status.PENDING)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=moment))
+            .exclude(pk__in=seen)
+        )
         if not every_pending:
-            pending = pending.filter(next_attempt_at__lte=now or timezone.now())
+            pending = pending.filter(next_attempt_at__lte=moment)
         ids = list(pending.order_by("received_at").values_list("pk", flat=True)[:batch])
         if not ids:
             break

@@ -96,7 +96,9 @@ def _cached_page(request: HttpRequest, employer: PublicEmployer) -> HttpResponse
     values = {"csrf": get_token(request), "started": started_token(),
               **{k: request.GET.get(k, "")[:120] for k in _UTM}}
     for name, value in values.items():
-        html = html.replace(_SLOTS[name], escape(value))
+        # An empty value is left out, as the template engine renders it: no attribute at all.
+        slot = _SLOTS[name] if value else f' value="{_SLOTS[name]}"'
+        html = html.replace(slot, escape(value))
     return HttpResponse(html)
 
 
