@@ -360,3 +360,16 @@ def test_a_keys_employer_cannot_be_changed(client, admin_user, cast, key):
     assert response.status_code == 302
     key[0].refresh_from_db()
     assert (key[0].employer, key[0].name) == (cast.employer, "renamed")
+
+
+def test_key_guessing_is_limited_per_client_address_behind_the_proxy(client, cast, key, settings):
+    settings.RELOCATE_API_AUTH_FAILURE_RATE = 2
+    settings.RELOCATE_TRUSTED_PROXIES = "127.0.0.1"
+    guesser = {"X-Forwarded-For": "198.51.100.20"}
+    statuses = [post(client, "rk_wrong_guess", {"email": "a@example.org"}, **guesser).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+    # Another person behind the same proxy, and the real key, are not held up by the guesser.
+    other = {"X-Forwarded-For": "198.51.100.21"}
+    assert post(client, "rk_wrong_guess", {"email": "a@example.org"}, **other).status_code == 401
+    assert post(client, key[1], {"email": "a@example.org"}, **guesser).status_code == 201
+    assert Inquiry.objects.get().remote_addr == "198.51.100.20"

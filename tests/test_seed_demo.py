@@ -215,3 +215,14 @@ def test_parallel_writers_on_postgresql(postgres) -> None:
 
     assert row_counts() == first
     assert first["leads.Lead"] == 1200
+
+
+@pytest.mark.django_db
+def test_the_admin_submissions_page_has_the_recent_web_form_inquiries() -> None:
+    from leads.models import Source, Submission
+
+    seed(300)
+    processed = Submission.objects.filter(status=Submission.Status.PROCESSED)
+    assert processed.count() == processed.filter(inquiry__channel=Source.WEB_FORM).count() > 0
+    assert not Submission.objects.filter(status=Submission.Status.PENDING).exists()
+    assert all(s.data["email"] == s.inquiry.lead.email for s in processed.select_related("inquiry__lead"))

@@ -386,3 +386,17 @@ def test_the_same_person_sending_eight_times_at_once_is_one_lead(cast, postgres,
     assert _run_together(4, lambda i: submissions_drain(every_pending=True)) == []
     assert Lead.objects.filter(employer=cast.employer).count() == 1
     assert Inquiry.objects.count() == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_server_stores_its_own_disk_spool_once_the_database_is_back(cast, postgres, settings, tmp_path,
+                                                                            monkeypatch):
+    # A web server whose spool directory no worker can see (another machine) empties it itself.
+    settings.RELOCATE_SPOOL_REDIS_URL = ""
+    assert _submit_while_database_is_down(cast.employer, 3) == [302] * 3
+    monkeypatch.setattr(spool, "_last_local_check", 0.0)
+    assert Client(REMOTE_ADDR="198.51.100.7").post(apply_url(cast.employer), form(9)).status_code == 302
+    assert Submission.objects.count() == 4
+    assert not list((tmp_path / "spool").glob("*.json"))
+    call_command("intake_drain")
+    assert Inquiry.objects.count() == 4

@@ -77,13 +77,19 @@ def _write_file(folder: Path, name: str, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    # The rename itself survives a power cut only once the directory is on disk too.
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
-def spool_read(limit: int = 500) -> list[tuple[str, str, dict[str, Any]]]:
+def spool_read(limit: int = 500, *, redis: bool = True) -> list[tuple[str, str, dict[str, Any]]]:
     """Up to ``limit`` spooled submissions as (where, id, payload); unreadable files are kept
     aside under ``bad/`` with a log line rather than blocking the rest."""
     found: list[tuple[str, str, dict[str, Any]]] = []
-    client = _redis()
+    client = _redis() if redis else None
     if client is not None:
         try:
             for key, value in client.hscan_iter(_key(), count=limit):

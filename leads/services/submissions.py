@@ -38,6 +38,8 @@ _MAX_BACKOFF = dt.timedelta(hours=6)
 # A transient database error (deadlock, lost connection) tries again this soon.
 _TRANSIENT_RETRY = dt.timedelta(seconds=30)
 _ERROR_CHARS = 2000
+# Spooled files a web server stores itself, at most, when it finds its own spool non-empty.
+_LOCAL_BATCH = 100
 # How long a worker holds a submission it is processing (well above the few milliseconds it
 # takes); one that died mid-way lets it go after this.
 _CLAIM_FOR = dt.timedelta(minutes=5)
@@ -71,8 +73,18 @@ def submission_accept(
         logger.warning("database refused submission %s; spooling it", submission_id, exc_info=True)
         return spool.spool_write(row)
     if spool.local_spool_waiting():
-        transaction.on_commit(partial(submission_kick, None))
+        # The database answers again and this machine's disk holds spooled submissions that
+        # a worker elsewhere cannot see: store a batch of them now.
+        _ingest_local_batch()
     return Submission.Via.DATABASE
+
+
+def _ingest_local_batch() -> None:
+    try:
+        if spool_ingest(limit=_LOCAL_BATCH, redis=False, once=True):
+            transaction.on_commit(partial(submission_kick, None))
+    except DatabaseError:
+        logger.warning("could not ingest this machine's intake spool yet", exc_info=True)
 
 
 def _store_cv(submission_id: uuid.UUID, cv: UploadedFile, at: dt.datetime) -> str:
@@ -125,12 +137,12 @@ def submission_kick(submission_id: uuid.UUID | None) -> None:
 # --- the worker's side ---------------------------------------------------------------------
 
 
-def spool_ingest(*, limit: int = 500) -> int:
+def spool_ingest(*, limit: int = 500, redis: bool = True, once: bool = False) -> int:
     """Move spooled submissions into the database; returns how many were read. Each is
     inserted (an id already stored is ignored) before it leaves the spool."""
     total = 0
     while True:
-        items = spool.spool_read(limit=limit)
+        items = spool.spool_read(limit=limit, redis=redis)
         if not items:
             return total
         by_where: dict[str, list[dict[str, Any]]] = {}
@@ -139,7 +151,7 @@ def spool_ingest(*, limit: int = 500) -> int:
         for where, payloads in by_where.items():
             _ingest(where, payloads)
         total += len(items)
-        if len(items) < limit:
+        if once or len(items) < limit:
             return total
 
 

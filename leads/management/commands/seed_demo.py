@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from leads.demo import data
 from leads.demo.generate import LeadGenerator
+from leads.demo.intake import demo_submissions
 from leads.demo.run import demo_lead_count, index_batches, lead_targets, write_batches
 from leads.demo.setup import DemoEmployer, demo_setup
 from leads.demo.writer import LeadSkill, LeadWriter
@@ -34,7 +35,9 @@ from leads.models import (
     SequenceStep,
     Skill,
     StageEvent,
+    Submission,
 )
+from leads.selectors.public import public_page_forget
 
 _SUMMARY_MODELS: tuple[tuple[str, type[models.Model]], ...] = (
     ("users", get_user_model()),
@@ -51,6 +54,7 @@ _SUMMARY_MODELS: tuple[tuple[str, type[models.Model]], ...] = (
     ("citizenships", Citizenship),
     ("lead skills", LeadSkill),
     ("inquiries", Inquiry),
+    ("submissions", Submission),
     ("stage events", StageEvent),
 )
 
@@ -77,6 +81,9 @@ class Command(BaseCommand):
         started, written = time.monotonic(), 0
         for employer, target in zip(employers, lead_targets(leads), strict=True):
             written += self._seed_leads(employer, target, writer, batch_size, jobs)
+        demo_submissions([employer.id for employer in employers])
+        # The public form pages are cached snapshots: show the demo's employers as they are now.
+        public_page_forget(*(employer.spec.slug for employer in employers))
         if written:
             writer.analyze()
             elapsed = time.monotonic() - started
