@@ -5,15 +5,23 @@
   function enhance(select) {
     if (typeof TomSelect === "undefined" || select.tomselect) return;
     var multiple = select.multiple;
-    new TomSelect(select, {
+    var control = new TomSelect(select, {
       plugins: multiple ? ["remove_button"] : [],
       maxOptions: null,
+      refreshThrottle: 0,  // local options: filter on every key, so Enter picks what is shown
       create: false,
       allowEmptyOption: !multiple,
       closeAfterSelect: !multiple,
       hidePlaceholder: multiple,
-      placeholder: multiple ? "Type to search" : undefined
+      placeholder: multiple ? "Type to search" : undefined,
+      // After each pick the search starts afresh, ready for the next country.
+      onItemAdd: multiple ? function () { this.setTextboxValue(""); this.refreshOptions(false); } : undefined
     });
+    // The search box is now the control people use (the label points at it); the original
+    // select stays only to carry the value with the form, hidden from assistive technology too.
+    select.setAttribute("aria-hidden", "true");
+    var described = select.getAttribute("aria-describedby");
+    if (described) control.control_input.setAttribute("aria-describedby", described);
     var help = document.getElementById(select.id + "_helptext");
     if (help && select.dataset.jsHelp) help.textContent = select.dataset.jsHelp;
   }
