@@ -43,9 +43,16 @@ def process_submission(submission_id: str) -> str:
 @shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)
 def drain_submissions() -> dict[str, int]:
     """Every minute and at worker start: ingest the spool, process every due submission."""
+    from django.db import DatabaseError
+
     from leads.services.submissions import submissions_drain
 
-    return dict(submissions_drain(budget_seconds=_SWEEP_BUDGET_SECONDS))
+    try:
+        return dict(submissions_drain(budget_seconds=_SWEEP_BUDGET_SECONDS))
+    except DatabaseError:
+        # Down again: the spool and the pending rows wait for the next sweep.
+        logger.warning("intake drain: the database is unavailable", exc_info=True)
+        return {"database unavailable": 1}
 
 
 @worker_ready.connect

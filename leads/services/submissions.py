@@ -65,13 +65,13 @@ def submission_accept(
         "privacy_accepted": privacy_accepted, "cv": cv_name,
     }
     try:
-        with transaction.atomic():
-            Submission.objects.create(**_model_values(row, via=Submission.Via.DATABASE))
-            transaction.on_commit(partial(submission_kick, submission_id))
+        # One INSERT, atomic by itself: no BEGIN and COMMIT round trips around it.
+        Submission.objects.create(**_model_values(row, via=Submission.Via.DATABASE))
     except DatabaseError:
         # Down, failing over, out of connections: the person is answered all the same.
         logger.warning("database refused submission %s; spooling it", submission_id, exc_info=True)
         return spool.spool_write(row)
+    transaction.on_commit(partial(submission_kick, submission_id))
     if spool.local_spool_waiting():
         # The database answers again and this machine's disk holds spooled submissions that
         # a worker elsewhere cannot see: store a batch of them now.
@@ -176,7 +176,11 @@ def _ingest(where: str, payloads: list[dict[str, Any]]) -> None:
 def submission_process(submission_id: uuid.UUID | str) -> str:
     """Turn one pending submission into an inquiry; returns what happened. Never raises for
     a submission's own trouble: its error is kept on the row and it is tried again later."""
-    submission = Submission.objects.select_related("employer").filter(pk=submission_id).first()
+    try:
+        submission = Submission.objects.select_related("employer").filter(pk=submission_id).first()
+    except DatabaseError:
+        logger.warning("submission %s waits: the database is unavailable", submission_id, exc_info=True)
+        return "database unavailable"
     if submission is None:
         return "missing"
     if submission.status != Submission.Status.PENDING:
