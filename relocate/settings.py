@@ -130,7 +130,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # An unreachable Redis costs a request a second at most (the rate limit then fails
+            # open and the form's snapshot comes from the database), never the OS's TCP timeout.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than any countdown the project uses; due times live in rows, not ETAs.
@@ -139,6 +147,7 @@ if REDIS_URL:
         # seconds: the on-commit kick must never hold up the person who sent an inquiry.
         # Workers and beat reconnect on their own (broker_connection_retry).
         "max_retries": 0,
+        "socket_connect_timeout": 2,
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
