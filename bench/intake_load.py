@@ -271,7 +271,7 @@ class Wrk:
         })
         phones = ";".join(urllib.parse.quote_plus(p) for p in SHARED_PHONES)
         self.post_args = ["post", run_id, cookie, fixed, ";".join(PERSONS), phones, ";".join(EXTRAS)]
-        self.get_args = ["get", run_id]
+        self.get_args = ["get", run_id, "", "", "", "", ""]
 
     def endpoints(self) -> list[tuple[str, str, list[str]]]:
         form = f"/apply/{BENCH_SLUG}/"
@@ -280,7 +280,8 @@ class Wrk:
 
     def run(self, path: str, args: list[str], connections: int, seconds: float) -> WrkResult:
         command = [WRK, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout",
-                   f"{WRK_TIMEOUT_SECONDS}s", "-s", str(LUA_SCRIPT), self.base + path, "--", *args]
+                   f"{WRK_TIMEOUT_SECONDS}s", "-s", str(LUA_SCRIPT), self.base + path, "--", *args,
+                   str(secrets.randbelow(2**31))]
         done = subprocess.run(  # noqa: S603
             command, capture_output=True, text=True, timeout=seconds + WRK_TIMEOUT_SECONDS + 30, check=False
         )

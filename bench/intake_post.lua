@@ -2,14 +2,15 @@
 -- and, in "post" mode, sends the public form as a new person each time.
 --
 --   wrk -t2 -c16 -d10s --latency -s bench/intake_post.lua http://127.0.0.1:PORT/apply/SLUG/ -- \
---       MODE RUN_ID COOKIE FIXED PEOPLE PHONES EXTRAS
+--       MODE RUN_ID COOKIE FIXED PEOPLE PHONES EXTRAS SEED
 --
 -- MODE "post": a POST of the form; "get": the URL as it is (only the statuses are counted).
 -- FIXED is the urlencoded part every POST carries (CSRF token, signed start time, consent);
 -- PEOPLE, PHONES and EXTRAS are urlencoded fragments separated by ";" (a person may appear
--- several times: that is the weighting). Every POST has a unique email (run, thread, counter)
--- and an X-Forwarded-For address of its own in 2001:db8::/32 (documentation range): the server
--- trusts 127.0.0.1 as its proxy, so each request is another person for the rate limit.
+-- several times: that is the weighting); SEED seeds this run's random choices. Every POST has a
+-- unique email (run, thread, counter) and an X-Forwarded-For address of its own in 2001:db8::/32
+-- (documentation range): the server trusts 127.0.0.1 as its proxy, so each request is another
+-- person for the rate limit.
 -- done() prints one line: "INTAKE_STATUS requests=... s2xx=... s302=... s4xx=... s5xx=...".
 
 local threads = {}
@@ -34,7 +35,7 @@ function init(args)
    run_id = args[2] or "run"
    counter = 0
    s2xx, s302, s3xx, s4xx, s429, s403, s5xx, sother = 0, 0, 0, 0, 0, 0, 0, 0
-   math.randomseed(os.time() + (id or 0) * 7919)
+   math.randomseed((tonumber(args[8]) or os.time()) + (id or 0) * 7919)
    if mode ~= "post" then
       static_request = wrk.format()
       return

@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from leads.views import health, unsubscribe
+from leads.views import csp, health, unsubscribe
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("csp-report/", csp.csp_report, name="csp_report"),
     path("admin/reports/", include("leads.reports_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("leads.api_urls")),

@@ -1,0 +1,29 @@
+"""A password validator Django does not ship: the person's full name is not a password."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+
+
+def _letters(value: str) -> str:
+    return re.sub(r"[\W_]+", "", value.casefold())
+
+
+class FullNameValidator:
+    """Refuses a password that holds the user's full name, their first or last name (three
+    letters or more), whatever the case, spaces or punctuation ("AvaPatel!", "ava.patel2026")."""
+
+    def validate(self, password: str, user=None) -> None:
+        if user is None:
+            return
+        typed = _letters(password)
+        names = [getattr(user, "first_name", "") or "", getattr(user, "last_name", "") or ""]
+        full = _letters(" ".join(names))
+        parts = [_letters(n) for n in names if len(_letters(n)) >= 3]
+        if (full and len(full) >= 3 and full in typed) or any(part in typed for part in parts):
+            raise ValidationError("The password must not contain your name.", code="password_has_name")
+
+    def get_help_text(self) -> str:
+        return "Your password must not contain your name."
