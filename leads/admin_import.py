@@ -16,11 +16,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from leads.fields import CheckedForm
 from leads.models import Employer
 from leads.services.imports import COLUMNS, MAX_BYTES, MAX_ROWS, leads_import_csv
 
 
-class LeadImportForm(forms.Form):
+class LeadImportForm(CheckedForm):
     employer = forms.ModelChoiceField(queryset=Employer.objects.none(), empty_label=None)
     file = forms.FileField(label="CSV file", help_text=f"UTF-8 with a header row; at most "
                            f"{MAX_BYTES // (1024 * 1024)} MB and {MAX_ROWS:,} rows.")

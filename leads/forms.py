@@ -7,7 +7,9 @@ length so that oversized input is a clear field error, never a database error.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import secrets
 import time
 import uuid
 import zipfile
@@ -18,6 +20,7 @@ from crispy_forms.layout import Div, Fieldset, Layout, Submit
 from django import forms
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.forms.utils import flatatt
@@ -25,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django_countries import countries
 
+from leads.fields import BoundedDateField, CheckedForm
 from leads.models import (
     ActivityKind,
     ClosedReason,
@@ -41,6 +45,7 @@ from leads.timezones import available_zones
 
 CV_MAX_BYTES = 5 * 1024 * 1024
 _STARTED_SALT = "relocate.public-form.started"
+_STARTED_MAX_AGE = 86_400
 _YES_NO_UNSURE = [("", "Not sure"), ("yes", "Yes"), ("no", "No")]
 
 
@@ -154,7 +159,7 @@ class FastSelectMultiple(FastSelect):
 
 # --- The lead's profile, shared by the public form, manual entry and editing ----------------
 
-class LeadProfileForm(forms.Form):
+class LeadProfileForm(CheckedForm):
     """The person's details and relocation readiness, as DESIGN.md lists them."""
 
     name = forms.CharField(max_length=200, label="Full name")
@@ -181,7 +186,7 @@ class LeadProfileForm(forms.Form):
     )
     visa_pathway = forms.ChoiceField(choices=_choices(VisaPathway, "Not sure"), required=False,
                                      label="Visa pathway of interest")
-    earliest_move_date = forms.DateField(required=False, label="Earliest move date",
+    earliest_move_date = BoundedDateField(required=False, label="Earliest move date",
                                          widget=forms.DateInput(attrs={"type": "date"}))
     move_timeline = forms.ChoiceField(choices=_choices(MoveTimeline), required=False, label="When could you move?")
     relocating_with = forms.ChoiceField(choices=_choices(RelocatingWith), required=False, label="Relocating")
@@ -229,7 +234,18 @@ class LeadProfileForm(forms.Form):
 # --- The public inquiry form --------------------------------------------------------------------
 
 def started_token() -> str:
-    return signing.dumps(time.time(), salt=_STARTED_SALT)
+    """When the form was served, signed, with a random part so that no two are alike."""
+    return signing.dumps(f"{time.time():.6f}:{secrets.token_hex(6)}", salt=_STARTED_SALT)
+
+
+def started_token_claim(token: str) -> bool:
+    """One submission per served form: the first accepted submission with this token claims
+    it for a day (its lifetime); a replay gets False. Without the cache server it allows."""
+    key = "public-form:started:" + hashlib.sha256(token.encode()).hexdigest()
+    try:
+        return bool(cache.add(key, 1, timeout=_STARTED_MAX_AGE + 60))
+    except Exception:  # noqa: BLE001 - the cache is down: a replay is less bad than a lost inquiry
+        return True
 
 
 class PublicInquiryForm(LeadProfileForm):
@@ -329,7 +345,8 @@ class PublicInquiryForm(LeadProfileForm):
         if not token:
             return  # the field's own "required" error says it
         try:
-            started = float(signing.loads(token, salt=_STARTED_SALT, max_age=86_400))
+            value = signing.loads(token, salt=_STARTED_SALT, max_age=_STARTED_MAX_AGE)
+            started = float(str(value).split(":", 1)[0])
         except (signing.BadSignature, TypeError, ValueError):
             self.refused = True
             raise ValidationError("The form has expired. Please fill it in again.") from None
@@ -371,7 +388,7 @@ def member_choices(employer_ids: list[int]) -> list[tuple[str, str]]:
     return [(str(u.pk), display_name(u)) for u in users]
 
 
-class LeadFilterForm(forms.Form):
+class LeadFilterForm(CheckedForm):
     """The list's filters, read from the query string; an invalid one is shown and ignored."""
 
     q = forms.CharField(required=False, max_length=200, label="Search",
@@ -387,8 +404,9 @@ class LeadFilterForm(forms.Form):
         choices=[("", "Any"), ("yes", "Yes"), ("no", "No")], coerce=_yes_no, empty_value=None, required=False,
         label="Needs sponsorship",
     )
-    created_from = forms.DateField(required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = forms.DateField(required=False, label="Created to", widget=forms.DateInput(attrs={"type": "date"}))
+    created_from = BoundedDateField(required=False, label="Created from",
+                                    widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = BoundedDateField(required=False, label="Created to", widget=forms.DateInput(attrs={"type": "date"}))
     duplicate = forms.BooleanField(required=False, label="Possible duplicates only")
     sort = forms.ChoiceField(required=False, choices=[("newest", "Newest first"), ("oldest", "Oldest first"),
                                                       ("active", "Recently active")])
@@ -433,7 +451,7 @@ class LeadFilterForm(forms.Form):
 
 # --- Actions on one lead -----------------------------------------------------------------------
 
-class MoveStageForm(forms.Form):
+class MoveStageForm(CheckedForm):
     to_stage = forms.ChoiceField(label="Move to")
     reason = forms.CharField(required=False, max_length=2000, label="Reason",
                              help_text="Needed to move backwards or reopen a closed lead.",
@@ -449,7 +467,7 @@ class MoveStageForm(forms.Form):
         ).order_by("position", "label")
 
 
-class AssignForm(forms.Form):
+class AssignForm(CheckedForm):
     owner = forms.ChoiceField(required=False, label="Owner")
 
     def __init__(self, *args, owners: list[tuple[str, str]], **kwargs) -> None:
@@ -457,11 +475,11 @@ class AssignForm(forms.Form):
         self.fields["owner"].choices = [("", "Nobody"), *owners]
 
 
-class NoteForm(forms.Form):
+class NoteForm(CheckedForm):
     body = forms.CharField(max_length=20_000, label="Note", widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class ActivityForm(forms.Form):
+class ActivityForm(CheckedForm):
     kind = forms.ChoiceField(
         choices=[(k, label) for k, label in ActivityKind.choices if k != ActivityKind.SYSTEM], label="What"
     )
@@ -547,7 +565,7 @@ class LeadIdsField(forms.Field):
             raise ValidationError("The selection is not valid.") from None
 
 
-class BulkActionForm(forms.Form):
+class BulkActionForm(CheckedForm):
     ACTIONS = [("assign", "Assign owner"), ("move", "Move stage"), ("pause", "Pause follow-ups"),
                ("export", "Export CSV")]
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import render
 from django.utils.cache import patch_cache_control
+from django.utils.datastructures import MultiValueDict
 
 # Pages without personal data, which browsers and proxies may keep as usual: the public form
 # (its CSRF token makes it per-person already, and Vary: Cookie says so), static files, health.
@@ -27,3 +31,54 @@ class PrivacyHeadersMiddleware:
         if not request.path.startswith(_CACHEABLE_PREFIXES):
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_UTF8 = {"utf-8", "utf8"}
+
+
+class InputCheckMiddleware:
+    """The one place every request's form data and query string passes before any view, form
+    or middleware reads it: input no form could store answers 400, with a clear message.
+
+    - a form body in a charset other than UTF-8 (Django refuses to read it, and then raises the
+      same error again inside its own error handling);
+    - a body Django cannot parse (a broken multipart, too many fields);
+    - a NUL character in any name or value of the query string or the form (PostgreSQL refuses
+      it; no form field needs it).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        problem = self._problem(request)
+        if problem:
+            return bad_input_response(request, problem)
+        return self.get_response(request)
+
+    @staticmethod
+    def _problem(request: HttpRequest) -> str:
+        if "\x00" in request.META.get("QUERY_STRING", "") or "%00" in request.META.get("QUERY_STRING", ""):
+            return "The address contains a NUL character. Nothing was saved."
+        if request.method not in ("POST", "PUT", "PATCH") or request.content_type not in _FORM_TYPES:
+            return ""
+        charset = (request.content_params.get("charset") or "utf-8").strip().lower()
+        if request.content_type == _FORM_TYPES[0] and charset not in _UTF8:
+            return f"Send the form encoded as UTF-8, not {charset[:40]}. Nothing was saved."
+        try:
+            post = request.POST
+        except (BadRequest, SuspiciousOperation, MultiPartParserError, UnicodeDecodeError, LookupError):
+            # Django would raise the same again for every later reader: nobody reads it now.
+            request._post, request._files = QueryDict(), MultiValueDict()
+            return "The form could not be read. Nothing was saved."
+        for key, values in post.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return "The form contains a NUL character, which cannot be stored. Nothing was saved."
+        return ""
+
+
+def bad_input_response(request: HttpRequest, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"errors": {"body": [message]}}, status=400)
+    return render(request, "errors/bad_input.html", {"message": message}, status=400)

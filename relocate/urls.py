@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from leads.views import csp, health, unsubscribe
+from leads.views import brand, csp, health, unsubscribe
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -13,6 +13,8 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path("still-interested/<str:token>/", unsubscribe.still_interested, name="still-interested"),
     path("my-data/<str:token>/", unsubscribe.my_data, name="my-data"),
+    # The employer's colour for the public pages, a stylesheet: the CSP allows no inline style.
+    path("apply/<slug:slug>/brand.css", brand.brand_css, name="brand_css"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("leads.urls")),

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from leads.forms import started_token
-from leads.models import Inquiry, Lead, Opening
+from leads.models import Inquiry, Lead, Opening, Submission
 from leads.services.submissions import submissions_drain
 from tests.factories import LeadFactory, OpeningFactory
 
@@ -123,14 +123,38 @@ def test_repeat_email_joins_the_existing_lead(client, cast):
         ({"earliest_move_date": "tomorrow-ish"}, "earliest_move_date"),
         ({"opening": "999999"}, "opening"),
         ({"motivation": "x" * 10_001}, "motivation"),
-        ({"name": "Ana\x00"}, "name"),
     ],
 )
 def test_bad_input_is_a_field_error_and_changes_nothing(client, cast, overrides, field):
     response = send(client, url(cast.employer), form_data(**overrides))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert field in response.context["form"].errors
     assert not Lead.objects.exists()
+
+
+@pytest.mark.parametrize("overrides", [{"name": "Ana\x00"}, {"motivation": "a\x00b"}, {"x\x00y": "1"}])
+def test_a_nul_anywhere_in_the_form_is_400_and_stores_nothing(client, cast, overrides):
+    response = send(client, url(cast.employer), form_data(**overrides) if "name" in overrides or "motivation"
+                    in overrides else {**form_data(), **overrides})
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
+    assert not Lead.objects.exists() and not Submission.objects.exists()
+
+
+def test_a_field_sent_twice_is_a_clear_error(client, cast):
+    data = form_data()
+    data["email"] = ["ana@example.org", "someone.else@example.org"]
+    response = send(client, url(cast.employer), data)
+    assert "sent more than once" in response.content.decode()
+    assert not Lead.objects.exists() and not Submission.objects.exists()
+
+
+def test_a_form_in_latin_1_is_400_and_stores_nothing(client, cast):
+    response = client.post(url(cast.employer), data="name=Jos%E9&email=jose%40example.org",
+                           content_type="application/x-www-form-urlencoded; charset=latin-1")
+    assert response.status_code == 400
+    assert "UTF-8" in response.content.decode()
+    assert not Submission.objects.exists()
 
 
 def test_opening_of_another_employer_is_refused(client, cast):
@@ -156,7 +180,7 @@ def test_service_validation_errors_land_on_the_form(client, cast):
     # A time zone name longer than the model allows passes the form's choices only if known;
     # the intake service's own checks (the phone for the country) are mapped onto fields.
     response = send(client, url(cast.employer), form_data(phone="+999 1", current_country="NZ"))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "phone" in response.context["form"].errors
     assert not Lead.objects.exists()
 
@@ -171,7 +195,7 @@ def test_honeypot_is_refused_with_400(client, cast):
 def test_too_fast_submission_is_asked_to_send_again(client, cast, settings):
     settings.RELOCATE_PUBLIC_FORM_MIN_SECONDS = 3
     response = send(client, url(cast.employer), form_data())
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "very quick" in response.content.decode()
     assert not Lead.objects.exists()
 
@@ -181,7 +205,7 @@ def test_tampered_or_missing_start_token_is_refused(client, cast):
     assert response.status_code == 400
     assert not Lead.objects.exists()
     response = send(client, url(cast.employer), form_data(started=None))
-    assert response.status_code == 200 and "started" in response.context["form"].errors
+    assert response.status_code == 400 and "started" in response.context["form"].errors
 
 
 def test_rate_limit_per_address_answers_429(client, cast, settings):
@@ -219,7 +243,7 @@ def test_cv_upload_is_checked_by_content(client, cast, filename, content, ok):
         lead = Lead.objects.get()
         assert lead.cv.name.endswith(filename.rsplit(".", 1)[1]) and "cv." not in lead.cv.name
     else:
-        assert response.status_code == 200
+        assert response.status_code == 400
         assert "cv" in response.context["form"].errors
         assert not Lead.objects.exists()
 
@@ -228,7 +252,7 @@ def test_oversized_cv_is_refused(client, cast, settings):
     settings.RELOCATE_PUBLIC_FORM_MAX_BYTES = 50 * 1024 * 1024
     upload = SimpleUploadedFile("cv.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024 + 1))
     response = send(client, url(cast.employer), {**form_data(), "cv": upload})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "larger than 5 MB" in str(response.context["form"].errors["cv"])
     assert not Lead.objects.exists()
 
@@ -250,3 +274,16 @@ def test_existing_lead_elsewhere_is_not_touched(client, cast):
     assert Lead.objects.filter(employer=cast.employer).count() == 1
     other.refresh_from_db()
     assert other.inquiries.count() == 0
+
+
+def test_a_served_form_is_sent_once(client, cast):
+    data = form_data()
+    assert send(client, url(cast.employer), data).status_code == 302
+    replay = send(client, url(cast.employer), {**data, "email": "someone.else@example.org"})
+    assert replay.status_code == 400
+    assert "sent already" in replay.content.decode()
+    assert Lead.objects.count() == 1
+    # The page offers a fresh form: sending it works.
+    fresh = replay.context["form"].data["started"]
+    assert send(client, url(cast.employer), {**data, "email": "someone.else@example.org", "started": fresh}
+                ).status_code == 302

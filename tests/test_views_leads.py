@@ -145,11 +145,21 @@ def test_tampered_cursor_is_page_one(client, cast):
 
 
 @pytest.mark.parametrize("query", ["size=abc", "sort=drop table", "created_from=yesterday", "q=" + "x" * 500,
-                                   "owner=999999", "needs_sponsorship=maybe", "q=%00", "q=%F0%9F%98%80 王"])
+                                   "owner=999999", "needs_sponsorship=maybe", "q=%F0%9F%98%80 王",
+                                   "created_to=9999-12-31", "created_from=0001-01-01", "stage=new&stage=applied"])
 def test_bad_filter_values_never_fail(client, cast, query):
     LeadFactory(employer=cast.employer)
     client.force_login(cast.teammate)
     assert client.get(f"{LIST}?{query}").status_code == 200
+
+
+@pytest.mark.parametrize("path", [LIST, "/leads/board/", "/leads/export.csv"])
+def test_far_dates_are_a_form_error_and_a_nul_is_400(client, cast, path):
+    LeadFactory(employer=cast.employer)
+    client.force_login(cast.teammate)
+    assert client.get(f"{path}?created_to=9999-12-31").status_code < 500
+    response = client.get(f"{path}?q=%00")
+    assert response.status_code == 400 and "NUL character" in response.content.decode()
 
 
 def test_query_count_does_not_grow_with_the_page(client, cast, django_assert_num_queries):

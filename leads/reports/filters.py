@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_countries import countries
 
 from leads.access import employer_ids
+from leads.fields import BoundedDateField, CheckedForm
 from leads.models import Employer, Lead, Opening, Role, Source
 
 MAX_DAYS = 3 * 366 + 1  # keeps every per-day series small, whatever the data size
@@ -161,7 +162,7 @@ class ReportFilters:
         return f"{who}, {self.start_date:%d %b %Y} to {self.end_date:%d %b %Y} ({self.zone.key})"
 
 
-class ReportFilterForm(forms.Form):
+class ReportFilterForm(CheckedForm):
     """Parses the query string; ``filters()`` gives the validated ReportFilters."""
 
     employer = forms.IntegerField(required=False, min_value=1, max_value=2**62)
@@ -176,8 +177,8 @@ class ReportFilterForm(forms.Form):
         self.scope = scope
         self.default_days = default_days
         # "from" is a Python keyword: these two fields are added by name.
-        self.fields["from"] = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
-        self.fields["to"] = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+        self.fields["from"] = BoundedDateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+        self.fields["to"] = BoundedDateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
         self.order_fields(["from", "to", "employer", "opening", "source", "country", "by", "period"])
 
     def clean_country(self) -> str:

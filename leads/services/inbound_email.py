@@ -139,7 +139,12 @@ def _header_text(message: EmailMessage, name: str) -> str:
 
 
 def _no_nul(text: str) -> str:
-    # PostgreSQL refuses NUL in text; a stray one must not keep a message from being stored.
+    """Text the database can hold. Headers written in raw UTF-8 (``From: José``, against RFC
+    5322 but common) come out of the email package as surrogate escapes: they are decoded as
+    the UTF-8 they are, and bytes that are not UTF-8 become U+FFFD. PostgreSQL refuses NUL."""
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = text.encode("utf-8", "replace").decode("utf-8")  # any other lone surrogate
     return text.replace("\x00", "")
 
 
@@ -156,7 +161,7 @@ def _sender(message: EmailMessage) -> tuple[str, str]:
     if not addresses or not addresses[0].domain:
         raise InboundEmailError(f"The From header is not an email address: {str(header)[:200]!r}.")
     first = addresses[0]
-    return first.addr_spec, _no_nul(" ".join(first.display_name.split()))
+    return _no_nul(first.addr_spec), _no_nul(" ".join(first.display_name.split()))
 
 
 def _date(message: EmailMessage) -> str:

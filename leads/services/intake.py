@@ -106,6 +106,7 @@ def inquiry_receive(
     if channel not in Source.values:
         raise ValidationError({"channel": f"Unknown channel {channel!r}."})
     received_at = received_at or timezone.now()
+    _refuse_unstorable({"name": name, "subject": subject, "body": body, "email": email, **(fields or {})})
     profile = clean_profile(employer, fields or {})
     email = clean_email(email)
     name = " ".join((name or "").split())[:200]
@@ -437,16 +438,45 @@ def _next_assignment_turn(employer_id: int) -> int:
     return int(row[0]) if row else 1
 
 
+def _refuse_unstorable(values: Mapping[str, Any]) -> None:
+    """The last check every channel passes: text no database can hold (NUL, half a UTF-16
+    pair) is a ValidationError naming the field, never a database error."""
+    errors = {}
+    for key, value in values.items():
+        if isinstance(value, str) and not _storable(value):
+            errors[key] = "This text holds characters that cannot be stored (NUL or a lone surrogate)."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _safe_text(value: str) -> str:
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The raw submitted fields as they came, made safe for a JSON column."""
+    """The raw submitted fields as they came, made safe for a JSON column (no NUL, no lone
+    surrogate: both are replaced by U+FFFD)."""
     result: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, str | int | float | bool) or value is None:
-            result[str(key)] = value
+        key = _safe_text(str(key))
+        if isinstance(value, str):
+            result[key] = _safe_text(value)
+        elif isinstance(value, int | float | bool) or value is None:
+            result[key] = value
         elif isinstance(value, list | tuple):
-            result[str(key)] = [str(v) for v in value]
+            result[key] = [_safe_text(str(v)) for v in value]
         else:
-            result[str(key)] = str(value)
+            result[key] = _safe_text(str(value))
     return result
 
 

@@ -9,12 +9,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from leads.fields import CheckedForm
 from leads.services.preferences import SESSION_KEY, user_set_time_zone
 from leads.timezones import available_zones
 from leads.views.common import recruiter_view, safe_next
 
 
-class TimeZoneForm(forms.Form):
+class TimeZoneForm(CheckedForm):
     time_zone = forms.ChoiceField(required=False, label="Show times in")
 
     def __init__(self, *args, employer_zone: str, **kwargs) -> None:

@@ -158,7 +158,28 @@ def _read_json(request: HttpRequest) -> tuple[dict[str, Any], JsonResponse | Non
         return {}, _errors(400, {"body": ["The body is not valid JSON."]})
     if not isinstance(data, dict):
         return {}, _errors(400, {"body": ["Send one JSON object, for example {\"email\": …, \"name\": …}."]})
+    try:
+        encodable = _encodable(data)
+    except RecursionError:
+        encodable = False
+    if not encodable:
+        # JSON may spell half a UTF-16 pair ("\udfff"); no database or email can hold it.
+        return {}, _errors(400, {"body": ["The body holds text that is not valid Unicode (a lone surrogate)."]})
     return data, None
+
+
+def _encodable(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 def _refuse_constant(name: str) -> None:

@@ -46,8 +46,15 @@ def recruiter_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:
-    """The ``next`` parameter when it points inside this site, else the fallback."""
+    """The ``next`` parameter when it is a path on this site ("/leads/?stage=new"), else the
+    fallback. Only a path: "foo" would be taken for a URL name by redirect() and fail after the
+    action had been saved; "//host" and "/\\host" lead elsewhere."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and "\\" not in target
+        and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
+    ):
         return target
     return fallback

@@ -21,7 +21,7 @@ from django.utils.html import escape
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leads.forms import PublicInquiryForm, started_token
+from leads.forms import PublicInquiryForm, started_token, started_token_claim
 from leads.models import Employer
 from leads.ratelimit import client_ip, client_ip_or_none, rate_limit_hit
 from leads.selectors.public import PublicEmployer, PublicPageUnavailable, public_employer
@@ -73,6 +73,9 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
         form = PublicInquiryForm(initial={"started": started_token()}, openings=employer.openings)
         return _page(request, employer, form, status=status, refusal=message)
     form = PublicInquiryForm(request.POST, request.FILES, openings=employer.openings)
+    if form.is_valid() and not started_token_claim(form.cleaned_data["started"]):
+        form.refused = True
+        form.add_error(None, "This form was sent already. To send another inquiry, fill in the form again.")
     if form.is_valid():
         try:
             submission_accept(
@@ -81,6 +84,8 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
             )
         except SpoolUnavailable:
             # Nothing at all could keep it: say so, and keep what they typed on the page.
+            form.data = form.data.copy()
+            form.data["started"] = started_token()
             return _page(request, employer, form, status=503,
                          refusal="We could not store your inquiry just now. Please send it again in a minute.")
         return redirect("leads:public_thanks", slug=employer.slug)
@@ -88,7 +93,8 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
         # A fresh start time, so a person who was refused can simply send again.
         form.data = form.data.copy()
         form.data["started"] = started_token()
-    return _page(request, employer, form, status=400 if form.refused else 200)
+    # The same page either way; 400 lets monitoring count refusals and mistakes.
+    return _page(request, employer, form, status=400)
 
 
 def _cached_page(request: HttpRequest, employer: PublicEmployer) -> HttpResponse:
