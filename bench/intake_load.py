@@ -59,6 +59,8 @@ CONNECTIONS = (16, 64)
 WARMUP_SECONDS = 2
 # wrk's own default (2 s) would count slow answers as timeouts and leave them out of the latency.
 WRK_TIMEOUT_SECONDS = 10
+# Start tokens written for each POST measurement: far above what 2 cores answer (~300/s).
+TOKENS_PER_SECOND = 2000
 # Every wait is bounded: start-up, one drain, the worker's shutdown.
 START_TIMEOUT = 60
 DRAIN_TIMEOUT = 300
@@ -129,6 +131,24 @@ def forwarded_for(rng: random.Random) -> str:
     return str(ipaddress.IPv6Address((0x20010DB8 << 96) | rng.getrandbits(96)))
 
 
+class StartTokens:
+    """Signed start times (the form's hidden ``started``), as if each form had been served a
+    minute or more ago: the minimum fill time stays on. A served form can be sent once (the app
+    claims each token in the cache), so every POST carries its own: one millisecond apart."""
+
+    def __init__(self) -> None:
+        self.base = round(time.time() - 60, 3)
+        self.counter = itertools.count()
+
+    def take(self, n: int) -> list[str]:
+        from django.core import signing
+
+        from leads import forms
+
+        return [signing.dumps(round(self.base - next(self.counter) / 1000, 3), salt=forms._STARTED_SALT)
+                for _ in range(n)]
+
+
 # --- processes ---------------------------------------------------------------------------------
 
 
@@ -163,7 +183,7 @@ def stop_group(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout
         proc.wait(timeout=10)
 
 
-def log_tail(path: Path, lines: int = 15) -> str:
+def log_tail(path: Path, lines: int = 15) -> str:  # for start-up failures
     try:
         text = path.read_text(errors="replace").splitlines()
     except OSError:
@@ -173,15 +193,18 @@ def log_tail(path: Path, lines: int = 15) -> str:
 
 @dataclass
 class Drain:
+    processes: int
     seconds: float
-    outcomes: dict[str, int]
+    outcomes: Counter
     timed_out: bool
     pending_before: int
     pending_after: int
 
     @property
     def processed(self) -> int:
-        return self.outcomes.get("processed", max(0, self.pending_before - self.pending_after))
+        if self.timed_out or "processed" not in self.outcomes:
+            return max(0, self.pending_before + self.outcomes.get("spool ingested", 0) - self.pending_after)
+        return self.outcomes["processed"]
 
 
 def pending_count() -> int:
@@ -190,37 +213,65 @@ def pending_count() -> int:
     return Submission.objects.filter(status=Submission.Status.PENDING).count()
 
 
-def run_drain(env: dict[str, str]) -> Drain:
-    """`manage.py intake_drain` in a process of its own (wall time includes its start-up)."""
+def run_drain(env: dict[str, str], processes: int) -> Drain:
+    """`manage.py intake_drain` in ``processes`` processes at once, each its own subprocess (the
+    wall time includes their start-up). Submissions are claimed one at a time, so several
+    drains share the backlog; one process uses one core at most."""
+    from django.db import connection
+
     before = pending_count()
-    started = time.monotonic()
+    connection.close()
+    command = [str(ROOT / ".venv/bin/python"), "manage.py", "intake_drain"]
+    outcomes: Counter = Counter()
     timed_out = False
-    try:
-        done = subprocess.run(  # noqa: S603
-            [str(ROOT / ".venv/bin/python"), "manage.py", "intake_drain"], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=DRAIN_TIMEOUT, check=False,
-        )
-        output = done.stdout + done.stderr
-    except subprocess.TimeoutExpired as exc:
-        timed_out = True
-        output = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-    seconds = time.monotonic() - started
-    outcomes: dict[str, int] = {}
-    line = re.search(r"intake_drain: (.*)", output)
-    if line:
-        for name, count in re.findall(r"([a-z ]+): (\d+)", line.group(1)):
-            outcomes[name.strip()] = int(count)
-    elif not timed_out:
-        print(f"  intake_drain printed no summary:\n{output[-2000:]}")
-    return Drain(seconds, outcomes, timed_out, before, pending_count())
+    with contextlib.ExitStack() as stack:
+        outputs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in range(processes)]
+        started = time.monotonic()
+        procs: list[subprocess.Popen] = []
+        try:
+            for out in outputs:
+                procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,  # noqa: S603
+                                              stderr=subprocess.STDOUT, start_new_session=True))
+            for proc in procs:
+                try:
+                    proc.wait(timeout=max(1.0, started + DRAIN_TIMEOUT - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    stop_group(proc)
+        finally:
+            for proc in procs:
+                stop_group(proc)
+        seconds = time.monotonic() - started
+        for out in outputs:
+            out.seek(0)
+            text = out.read()
+            line = re.search(r"intake_drain: (.*)", text)
+            if line:
+                outcomes.update({name.strip(): int(n) for name, n in re.findall(r"([a-z ]+): (\d+)", line.group(1))})
+            elif not timed_out:
+                print(f"  intake_drain printed no summary:\n{text[-2000:]}")
+    return Drain(processes, seconds, outcomes, timed_out, before, pending_count())
 
 
 def print_drain(label: str, drain: Drain) -> None:
     rate = drain.processed / drain.seconds if drain.seconds else 0.0
     status = f"TIMED OUT after {DRAIN_TIMEOUT} s; " if drain.timed_out else ""
-    print(f"  {label}: {status}{drain.processed} submissions processed in {drain.seconds:.1f} s = {rate:.1f}/s "
-          f"(pending before {drain.pending_before}, after {drain.pending_after}; "
-          f"{', '.join(f'{k}: {v}' for k, v in sorted(drain.outcomes.items())) or 'no summary'})")
+    per = f" ({rate / drain.processes:.1f}/s a process)" if drain.processes > 1 else ""
+    print(f"  {label} ({drain.processes} process{'es' * (drain.processes > 1)} at once): {status}{drain.processed} "
+          f"submissions processed in {drain.seconds:.1f} s = {rate:.1f}/s{per}; pending before {drain.pending_before}"
+          f", after {drain.pending_after}; {', '.join(f'{k}: {v}' for k, v in sorted(drain.outcomes.items()))}",
+          flush=True)
+
+
+def log_problems(label: str, path: Path) -> None:
+    """Errors in a server's stderr (the worker's also holds the console emails: left out)."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return
+    problems = [line for line in lines if re.search(r"Traceback|\bERROR\b|CRITICAL|Error:|Exception", line)]
+    print(f"  {label} stderr: {len(lines)} lines, {len(problems)} error lines"
+          + (":\n" + "\n".join(f"    {line[:300]}" for line in problems[-8:]) if problems else ""))
 
 
 # --- wrk ---------------------------------------------------------------------------------------
@@ -264,14 +315,21 @@ def parse_wrk(output: str) -> WrkResult:
 
 
 class Wrk:
-    def __init__(self, port: int, cookie: str, token: str, started: str, run_id: str) -> None:
+    def __init__(self, port: int, cookie: str, token: str, tokens: StartTokens, run_id: str, workdir: Path) -> None:
         self.base = f"http://127.0.0.1:{port}"
-        fixed = urllib.parse.urlencode({
-            "csrfmiddlewaretoken": token, "started": started, "website": "", "privacy_accepted": "on",
-        })
+        self.tokens = tokens
+        self.token_prefix = str(workdir / "started-")
+        fixed = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "website": "", "privacy_accepted": "on"})
         phones = ";".join(urllib.parse.quote_plus(p) for p in SHARED_PHONES)
         self.post_args = ["post", run_id, cookie, fixed, ";".join(PERSONS), phones, ";".join(EXTRAS)]
         self.get_args = ["get", run_id, "", "", "", "", ""]
+
+    def write_tokens(self, seconds: float) -> None:
+        """A start token for every POST wrk can send in ``seconds``, one file per thread."""
+        per_thread = int(seconds * TOKENS_PER_SECOND / 2) + 100
+        for thread in (1, 2):
+            lines = (urllib.parse.quote(t, safe="") for t in self.tokens.take(per_thread))
+            Path(f"{self.token_prefix}{thread}.txt").write_text("\n".join(lines) + "\n")
 
     def endpoints(self) -> list[tuple[str, str, list[str]]]:
         form = f"/apply/{BENCH_SLUG}/"
@@ -279,9 +337,11 @@ class Wrk:
                 (f"POST {form}", form, self.post_args)]
 
     def run(self, path: str, args: list[str], connections: int, seconds: float) -> WrkResult:
+        if args is self.post_args:
+            self.write_tokens(seconds)
         command = [WRK, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout",
                    f"{WRK_TIMEOUT_SECONDS}s", "-s", str(LUA_SCRIPT), self.base + path, "--", *args,
-                   str(secrets.randbelow(2**31))]
+                   str(secrets.randbelow(2**31)), self.token_prefix]
         done = subprocess.run(  # noqa: S603
             command, capture_output=True, text=True, timeout=seconds + WRK_TIMEOUT_SECONDS + 30, check=False
         )
@@ -393,11 +453,11 @@ class Load:
     """One asyncio process, ``clients`` coroutines, each submitting the form in a loop; one
     connection per request. 127.0.0.1 is the trusted proxy: the person is in X-Forwarded-For."""
 
-    def __init__(self, port: int, csrf_token: str, csrf_cookie: str, started: str, run_id: str) -> None:
+    def __init__(self, port: int, csrf_token: str, csrf_cookie: str, tokens: StartTokens, run_id: str) -> None:
         self.port = port
         self.csrf_token = csrf_token
         self.csrf_cookie = csrf_cookie
-        self.started = started
+        self.tokens = tokens
         self.run_id = run_id
         self.counter = itertools.count()
         self.rng = random.Random()
@@ -407,7 +467,7 @@ class Load:
 
     def body(self, n: int) -> bytes:
         fixed = urllib.parse.urlencode({
-            "csrfmiddlewaretoken": self.csrf_token, "started": self.started, "website": "",
+            "csrfmiddlewaretoken": self.csrf_token, "started": self.tokens.take(1)[0], "website": "",
             "email": self.email(n), "phone": random_phone(self.rng), "privacy_accepted": "on",
         })
         return f"{fixed}&{self.rng.choice(PERSONS)}&{self.rng.choice(EXTRAS)}".encode()
@@ -492,7 +552,7 @@ def stop_worker(worker: subprocess.Popen) -> None:
         worker.wait(timeout=10)
 
 
-def run_surge(port: int, cookie: str, token: str, started: str, run_id: str, args: argparse.Namespace,
+def run_surge(port: int, cookie: str, token: str, tokens: StartTokens, run_id: str, args: argparse.Namespace,
               env: dict[str, str], workdir: Path) -> None:
     import datetime as dt
 
@@ -515,7 +575,7 @@ def run_surge(port: int, cookie: str, token: str, started: str, run_id: str, arg
     since = timezone.now() - dt.timedelta(seconds=1)
     prefix = f"surge-{run_id}-"
     try:
-        load = Load(port, token, cookie, started, run_id)
+        load = Load(port, token, cookie, tokens, run_id)
         asyncio.run(asyncio.wait_for(load.run(surge, args.clients, args.surge_seconds),
                                      args.surge_seconds + REQUEST_TIMEOUT + 10))
         mine = Submission.objects.filter(employer__slug=BENCH_SLUG, received_at__gte=since,
@@ -525,7 +585,7 @@ def run_surge(port: int, cookie: str, token: str, started: str, run_id: str, arg
         connection.close()
     finally:
         stop_worker(worker)
-    drain = run_drain(env)
+    drain = run_drain(env, args.drain_processes)
     lat = sorted(surge.latencies)
     count = len(lat)
     p50 = statistics.median(lat) * 1000 if lat else float("nan")
@@ -543,9 +603,7 @@ def run_surge(port: int, cookie: str, token: str, started: str, run_id: str, arg
     print(f"  accepted submissions that did not end up as exactly one inquiry: {not_one} "
           f"(none: {missing}, more than one: {several})")
     print(f"  accepted submissions without an acknowledgement row: {no_ack}")
-    if worker_log.exists() and worker_log.stat().st_size:
-        print(f"  worker stderr ({sum(1 for _ in worker_log.open(errors='replace'))} lines), last lines:\n"
-              f"{log_tail(worker_log, 10)}")
+    log_problems("worker", worker_log)
 
 
 def verify(emails: list[str]) -> tuple[int, int, int, int]:
@@ -618,7 +676,8 @@ def reproduce_command(args: argparse.Namespace) -> str:
         url = url._replace(netloc=url.netloc.replace(f":{url.password}@", ":***@"))
     python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) else sys.executable
     options = [f"--runs={args.runs}", f"--seconds={args.seconds:g}", f"--clients={args.clients}",
-               f"--surge-seconds={args.surge_seconds:g}", f"--workers={args.workers}"]
+               f"--surge-seconds={args.surge_seconds:g}", f"--workers={args.workers}",
+               f"--drain-processes={args.drain_processes}"]
     options += ["--skip-wrk"] * args.skip_wrk + ["--skip-surge"] * args.skip_surge
     return (f"cd {shlex.quote(str(ROOT))} && DATABASE_URL={shlex.quote(urllib.parse.urlunsplit(url))} "
             f"{python} bench/intake_load.py {' '.join(options)}")
@@ -641,6 +700,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200, help="concurrent people in the surge")
     parser.add_argument("--surge-seconds", type=float, default=60)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn (sync) workers")
+    parser.add_argument("--drain-processes", type=int, default=os.cpu_count() or 1,
+                        help="intake_drain processes run at once after each part (default: one a core)")
     parser.add_argument("--skip-wrk", action="store_true")
     parser.add_argument("--skip-surge", action="store_true")
     args = parser.parse_args()
@@ -670,24 +731,20 @@ def main() -> None:
         wait_for_port(redis_port, redis)
         setup_django(env)
         full_env = dict(os.environ)
-        from django.core import signing
         from django.core.management import call_command
         from django.db import connection
-
-        from leads import forms
 
         # Production settings serve hashed static files: collect them as a deploy would.
         call_command("collectstatic", interactive=False, verbosity=0)
         prepare_employer()
-        # Signed as if the form had been served a minute ago: the minimum fill time stays on.
-        started = signing.dumps(time.time() - 60, salt=forms._STARTED_SALT)
+        tokens = StartTokens()
         run_id = secrets.token_hex(4)
         print(f"gunicorn workers: {args.workers} (sync); CPU cores: {os.cpu_count()}; database: "
               f"{database_description()}; run id {run_id}\nreproduce: {reproduce_command(args)}", flush=True)
         leftover = pending_count()
         if leftover:
             print_drain(f"{leftover} submission(s) left pending by an earlier run; intake_drain first",
-                        run_drain(full_env))
+                        run_drain(full_env, args.drain_processes))
         connection.close()
         web_log = workdir / "gunicorn.log"
         with web_log.open("ab") as err:
@@ -699,16 +756,16 @@ def main() -> None:
         wait_for_port(web_port, web)
         cookie, token = form_tokens(web_port)
         if not args.skip_wrk:
-            accepted = throughput(Wrk(web_port, cookie, token, started, run_id), args.runs, args.seconds, full_env)
+            wrk = Wrk(web_port, cookie, token, tokens, run_id, workdir)
+            accepted = throughput(wrk, args.runs, args.seconds, full_env)
             print("\n== Processing what the POSTs left pending ==")
-            print_drain("intake_drain", run_drain(full_env))
+            print_drain("intake_drain", run_drain(full_env, args.drain_processes))
             verify_wrk_posts(run_id, accepted)
             connection.close()
         if not args.skip_surge:
-            run_surge(web_port, cookie, token, started, run_id, args, full_env, workdir)
-        if web_log.stat().st_size:
-            lines = sum(1 for _ in web_log.open(errors="replace"))
-            print(f"\ngunicorn stderr ({lines} lines), last lines:\n{log_tail(web_log, 10)}")
+            run_surge(web_port, cookie, token, tokens, run_id, args, full_env, workdir)
+        print()
+        log_problems("gunicorn", web_log)
     finally:
         stop_group(web)
         stop_group(redis, timeout=10)

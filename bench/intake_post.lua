@@ -2,16 +2,19 @@
 -- and, in "post" mode, sends the public form as a new person each time.
 --
 --   wrk -t2 -c16 -d10s --latency -s bench/intake_post.lua http://127.0.0.1:PORT/apply/SLUG/ -- \
---       MODE RUN_ID COOKIE FIXED PEOPLE PHONES EXTRAS SEED
+--       MODE RUN_ID COOKIE FIXED PEOPLE PHONES EXTRAS SEED TOKENS
 --
 -- MODE "post": a POST of the form; "get": the URL as it is (only the statuses are counted).
--- FIXED is the urlencoded part every POST carries (CSRF token, signed start time, consent);
--- PEOPLE, PHONES and EXTRAS are urlencoded fragments separated by ";" (a person may appear
--- several times: that is the weighting); SEED seeds this run's random choices. Every POST has a
--- unique email (run, thread, counter) and an X-Forwarded-For address of its own in 2001:db8::/32
--- (documentation range): the server trusts 127.0.0.1 as its proxy, so each request is another
--- person for the rate limit.
--- done() prints one line: "INTAKE_STATUS requests=... s2xx=... s302=... s4xx=... s5xx=...".
+-- FIXED is the urlencoded part every POST carries (CSRF token, honeypot, consent). PEOPLE,
+-- PHONES and EXTRAS are urlencoded fragments separated by ";" (a person may appear several
+-- times: that is the weighting); SEED seeds this run's random choices. TOKENS is the prefix of
+-- one file per thread (TOKENS<thread>.txt, thread 1 and 2) of signed, urlencoded start times:
+-- a served form can be sent once, so each POST takes the next one (should they run out, they
+-- are used again and answered 400; done() counts those as "exhausted").
+-- Every POST has a unique email (run, thread, counter) and an X-Forwarded-For address of its
+-- own in 2001:db8::/32 (documentation range): the server trusts 127.0.0.1 as its proxy, so each
+-- request is another person for the per-address rate limit.
+-- done() prints one line: "INTAKE_STATUS requests=... s302=... s4xx=... s5xx=... exhausted=...".
 
 local threads = {}
 local next_id = 1
@@ -34,7 +37,7 @@ function init(args)
    mode = args[1] or "get"
    run_id = args[2] or "run"
    counter = 0
-   s2xx, s302, s3xx, s4xx, s429, s403, s5xx, sother = 0, 0, 0, 0, 0, 0, 0, 0
+   s2xx, s302, s3xx, s4xx, s429, s403, s5xx, sother, exhausted = 0, 0, 0, 0, 0, 0, 0, 0, 0
    math.randomseed((tonumber(args[8]) or os.time()) + (id or 0) * 7919)
    if mode ~= "post" then
       static_request = wrk.format()
@@ -44,6 +47,10 @@ function init(args)
    people = split(args[5], ";")
    phones = split(args[6], ";")
    extras = split(args[7], ";")
+   tokens = {}
+   for line in io.lines(args[9] .. id .. ".txt") do
+      tokens[#tokens + 1] = line
+   end
    headers = {
       ["Content-Type"] = "application/x-www-form-urlencoded",
       ["Cookie"] = "csrftoken=" .. args[3],
@@ -73,9 +80,14 @@ function request()
       return static_request
    end
    counter = counter + 1
+   local token = tokens[counter]
+   if token == nil then
+      exhausted = exhausted + 1
+      token = tokens[(counter - 1) % #tokens + 1]
+   end
    headers["X-Forwarded-For"] = forwarded_for()
-   local body = fixed .. "&email=wrk-" .. run_id .. "-t" .. id .. "-" .. counter .. "%40example.net&"
-      .. people[math.random(#people)] .. phone() .. "&" .. extras[math.random(#extras)]
+   local body = fixed .. "&started=" .. token .. "&email=wrk-" .. run_id .. "-t" .. id .. "-" .. counter
+      .. "%40example.net&" .. people[math.random(#people)] .. phone() .. "&" .. extras[math.random(#extras)]
    return wrk.format("POST", wrk.path, headers, body)
 end
 
@@ -100,7 +112,7 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-   local names = { "s2xx", "s302", "s3xx", "s403", "s429", "s4xx", "s5xx", "sother" }
+   local names = { "s2xx", "s302", "s3xx", "s403", "s429", "s4xx", "s5xx", "sother", "exhausted" }
    local totals = {}
    for _, name in ipairs(names) do
       totals[name] = 0

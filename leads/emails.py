@@ -8,15 +8,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from leads.models import EmailTemplate, Lead, OutboundEmail, OutboundKind, display_name
+from leads.tokens import Purpose, token_make, token_read
 
-UNSUBSCRIBE_SALT = "relocate.unsubscribe"
 _TEXT_ENGINE = Engine(autoescape=False)
 _HTML_ENGINE = Engine(autoescape=True)
 
@@ -33,17 +32,12 @@ class Rendered:
 
 
 def unsubscribe_token(lead_id: int) -> str:
-    """Signed, without a timestamp: the link in an old email keeps working."""
-    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign(str(lead_id))
+    return token_make(Purpose.UNSUBSCRIBE, lead_id)
 
 
 def lead_id_from_token(token: str) -> int | None:
     """The lead of a signed unsubscribe link; None when the link was altered."""
-    try:
-        value = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign(token)
-    except signing.BadSignature:
-        return None
-    return int(value) if value.isdigit() else None
+    return token_read(Purpose.UNSUBSCRIBE, token).lead_id
 
 
 def unsubscribe_url(lead_id: int) -> str:
@@ -51,13 +45,11 @@ def unsubscribe_url(lead_id: int) -> str:
 
 
 def my_data_url(lead_id: int) -> str:
-    from leads.services.privacy import my_data_token
-
-    return settings.SITE_URL + reverse("my-data", args=[my_data_token(lead_id)])
+    return settings.SITE_URL + reverse("my-data", args=[token_make(Purpose.MY_DATA, lead_id)])
 
 
 def still_interested_url(lead_id: int) -> str:
-    return settings.SITE_URL + reverse("still-interested", args=[unsubscribe_token(lead_id)])
+    return settings.SITE_URL + reverse("still-interested", args=[token_make(Purpose.STILL_INTERESTED, lead_id)])
 
 
 def template_context(lead: Lead) -> dict[str, Any]:
@@ -74,6 +66,7 @@ def template_context(lead: Lead) -> dict[str, Any]:
         "unsubscribe_url": unsubscribe_url(lead.pk),
         "still_interested_url": still_interested_url(lead.pk),
         "my_data_url": my_data_url(lead.pk),
+        "link_days": settings.RELOCATE_MY_DATA_LINK_DAYS,
     }
 
 
@@ -90,6 +83,7 @@ def render_template(template: EmailTemplate, context: dict[str, Any]) -> Rendere
 _DEFAULTS = {
     OutboundKind.ACKNOWLEDGEMENT: ("We received your inquiry — {name}", "emails/acknowledgement.txt"),
     OutboundKind.STALE_CHECK: ("Are you still interested in {name}?", "emails/stale_check.txt"),
+    OutboundKind.DATA_LINK: ("Your link to the details {name} holds about you", "emails/data_link.txt"),
 }
 
 

@@ -648,6 +648,7 @@ class OutboundKind(models.TextChoices):
     DIGEST = "digest", "Daily digest"
     REPORT = "report", "Weekly report"
     ALERT = "alert", "Surge alert"
+    DATA_LINK = "data_link", "Link to their data"
 
 
 class OutboundStatus(models.TextChoices):

@@ -315,6 +315,13 @@ RELOCATE_PUBLIC_FORM_RATE_WINDOW = env_int("RELOCATE_PUBLIC_FORM_RATE_WINDOW", d
 # Requests larger than this (a CV is at most 5 MB) are refused before they are read.
 RELOCATE_PUBLIC_FORM_MAX_BYTES = env_int("RELOCATE_PUBLIC_FORM_MAX_BYTES", default=6 * 1024 * 1024)
 
+# Links in emails to a lead: the my-data link (see and erase one's data) and the still-interested
+# link stop working after this many days; pages opened by such links are rate-limited per
+# client address (RATE per 10 minutes).
+RELOCATE_MY_DATA_LINK_DAYS = env_int("RELOCATE_MY_DATA_LINK_DAYS", default=30)
+RELOCATE_STILL_INTERESTED_LINK_DAYS = env_int("RELOCATE_STILL_INTERESTED_LINK_DAYS", default=60)
+RELOCATE_TOKEN_PAGE_RATE = env_int("RELOCATE_TOKEN_PAGE_RATE", default=30)
+
 # Inquiry API: calls per key per minute; failed key checks per client address per minute.
 RELOCATE_API_RATE = env_int("RELOCATE_API_RATE", default=600)
 RELOCATE_API_AUTH_FAILURE_RATE = env_int("RELOCATE_API_AUTH_FAILURE_RATE", default=30)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("leads.api_urls")),
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path("still-interested/<str:token>/", unsubscribe.still_interested, name="still-interested"),
+    path("my-data/", unsubscribe.my_data_request, name="my-data-request"),
     path("my-data/<str:token>/", unsubscribe.my_data, name="my-data"),
     # The employer's colour for the public pages, a stylesheet: the CSP allows no inline style.
     path("apply/<slug:slug>/brand.css", brand.brand_css, name="brand_css"),

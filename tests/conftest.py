@@ -94,3 +94,16 @@ def _end_stray_sessions(django_db_setup, django_db_blocker):
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Every test starts with an empty cache: rate-limit counters, cached public pages and
+    claimed form tokens of one test never reach the next."""
+    from django.core.cache import cache
+
+    from leads.views.public import form_page_html
+
+    cache.clear()
+    form_page_html.cache_clear()
+    yield

@@ -39,8 +39,8 @@ def url(lead) -> str:
 def test_every_acknowledgement_carries_the_link(cast, lead):
     with time_machine.travel(T0, tick=False):
         dispatch_due_emails()
-    ack = next(m for m in mail.outbox if m.to == ["zoe@example.org"])
-    assert url(lead) in ack.body
+        ack = next(m for m in mail.outbox if m.to == ["zoe@example.org"])
+        assert url(lead) in ack.body
 
 
 def test_the_page_shows_the_data_and_changes_nothing(client, lead):
@@ -105,7 +105,8 @@ def test_a_new_inquiry_after_erasure_is_a_new_lead(cast, lead):
 
 @pytest.mark.parametrize("token", ["1:forged", "abc", "%00"])
 def test_tampered_link_is_404(client, lead, token):
-    assert client.get(f"/my-data/{token}/").status_code == 404
+    response = client.get(f"/my-data/{token}/")
+    assert response.status_code == 404 and "Ask for a fresh one" in response.content.decode()
     assert client.post(f"/my-data/{token}/", {"confirm": "erase"}).status_code == 404
     assert Lead.objects.get(pk=lead.pk).erased_at is None
 

@@ -8,12 +8,12 @@ import pytest
 import time_machine
 from django.core import mail
 
-from leads.emails import unsubscribe_token
 from leads.models import OutboundEmail, OutboundKind, OutboundStatus, Stage
 from leads.services.intake import inquiry_receive
 from leads.services.pipeline import lead_move_stage
 from leads.services.reminders import digests_queue, stale_checks_queue, stale_leads_close
 from leads.tasks import check_stale_interest, dispatch_due_emails, queue_digests
+from leads.tokens import Purpose, token_make
 
 # 19:00 UTC on Sunday 1 Nov 2026 = 08:00 on Monday 2 Nov in Auckland (NZDT, UTC+13).
 AUCKLAND_8AM = dt.datetime(2026, 11, 1, 19, 0, tzinfo=dt.UTC)
@@ -75,10 +75,12 @@ def test_stale_lead_is_asked_once_then_closed_after_two_weeks_of_silence(cast, q
         assert check_stale_interest() == {"asked": 1, "closed": 0}
         assert check_stale_interest() == {"asked": 0, "closed": 0}
         dispatch_due_emails()
+        message = next(m for m in mail.outbox if m.to == [quiet_lead.email] and "still interested" in m.subject)
+        assert f"/still-interested/{token_make(Purpose.STILL_INTERESTED, quiet_lead.pk)}/" in message.body
+        # One purpose per link: the unsubscribe link does not answer the question.
+        assert f"/still-interested/{token_make(Purpose.UNSUBSCRIBE, quiet_lead.pk)}/" not in message.body
     check = OutboundEmail.objects.get(kind=OutboundKind.STALE_CHECK)
     assert check.status == OutboundStatus.SENT
-    message = next(m for m in mail.outbox if m.to == [quiet_lead.email] and "still interested" in m.subject)
-    assert f"/still-interested/{unsubscribe_token(quiet_lead.pk)}/" in message.body
     with time_machine.travel(day_91 + dt.timedelta(days=13), tick=False):
         assert stale_leads_close() == 0
     with time_machine.travel(day_91 + dt.timedelta(days=15), tick=False):
@@ -95,7 +97,7 @@ def test_answering_keeps_the_lead_open(client, cast, quiet_lead):
         stale_checks_queue()
         dispatch_due_emails()
     with time_machine.travel(day_91 + dt.timedelta(days=3), tick=False):
-        url = f"/still-interested/{unsubscribe_token(quiet_lead.pk)}/"
+        url = f"/still-interested/{token_make(Purpose.STILL_INTERESTED, quiet_lead.pk)}/"
         assert client.get(url).status_code == 200
         quiet_lead.refresh_from_db()
         assert quiet_lead.last_activity_at == START  # a GET (a mail scanner) changes nothing

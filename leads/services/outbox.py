@@ -234,7 +234,8 @@ def decide(row: OutboundEmail, *, replied: bool, now: dt.datetime) -> Decision:
         return Decision("send")
     if lead.erased_at:
         return Decision("cancel", "the lead's data was erased")
-    if lead.unsubscribed_at:
+    if lead.unsubscribed_at and row.kind != OutboundKind.DATA_LINK:
+        # A link to their own data is what the person just asked for, unsubscribed or not.
         return Decision("cancel", "the lead unsubscribed")
     if lead.email_bounced_at:
         return Decision("cancel", "the lead's address bounced before")

@@ -7,7 +7,7 @@ funnel and the surge still count the inquiry as an anonymous one.
 
 from __future__ import annotations
 
-from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,24 +18,47 @@ from leads.models import (
     Lead,
     Note,
     OutboundEmail,
+    OutboundKind,
     OutboundStatus,
     PossibleDuplicate,
 )
+from leads.tokens import Purpose, token_make, token_read
 
-MY_DATA_SALT = "relocate.my-data"
 ERASED_NAME = "Erased"
 
 
 def my_data_token(lead_id: int) -> str:
-    return signing.Signer(salt=MY_DATA_SALT).sign(str(lead_id))
+    return token_make(Purpose.MY_DATA, lead_id)
 
 
 def lead_id_from_my_data_token(token: str) -> int | None:
+    """The lead of a my-data link that has not expired; None otherwise."""
+    reading = token_read(Purpose.MY_DATA, token)
+    return reading.lead_id if reading.valid else None
+
+
+def my_data_links_send(*, email: str) -> int:
+    """A fresh my-data link to every lead of this address, one email per employer, at most one
+    an hour per lead. Returns how many were queued; the caller tells the person nothing of it,
+    so that the page reveals nobody's address."""
+    from leads.normalise import normalise_email
+    from leads.services.outbox import email_queue
+
     try:
-        value = signing.Signer(salt=MY_DATA_SALT).unsign(token)
-    except signing.BadSignature:
-        return None
-    return int(value) if value.isdigit() else None
+        address = normalise_email(email)
+    except ValidationError:
+        return 0
+    hour = timezone.now().strftime("%Y%m%d%H")
+    queued = 0
+    for lead in Lead.objects.filter(email=address, erased_at__isnull=True, email_bounced_at__isnull=True
+                                    ).select_related("employer")[:20]:
+        with transaction.atomic():
+            _, created = email_queue(
+                employer=lead.employer, kind=OutboundKind.DATA_LINK, unique_key=f"lead:{lead.pk}:data-link:{hour}",
+                lead=lead, to_email=lead.email,
+            )
+        queued += created
+    return queued
 
 
 def erased_email(lead_id: int) -> str:

@@ -1,21 +1,47 @@
 """The unsubscribe link in every email: works without login, confirms, and supports RFC 8058
 one-click POSTs from mail clients."""
 
+from functools import wraps
+
+from django import forms
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from leads.emails import lead_id_from_token
+from leads.fields import CheckedForm
 from leads.models import Lead
+from leads.ratelimit import client_ip, rate_limit_hit
 from leads.services.followups import lead_confirm_interest, lead_unsubscribe
-from leads.services.privacy import lead_erase, lead_id_from_my_data_token
+from leads.services.privacy import lead_erase, my_data_links_send
+from leads.tokens import Purpose, token_read
+
+_TOKEN_WINDOW_SECONDS = 600
+
+
+def token_page(view):
+    """The pages opened by a link in an email: limited per client address, so that nobody can
+    try tokens (or addresses) at speed."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        limit = settings.RELOCATE_TOKEN_PAGE_RATE
+        if not rate_limit_hit("token-page", client_ip(request), limit=limit, window=_TOKEN_WINDOW_SECONDS):
+            response = render(request, "public/too_many.html", {"minutes": _TOKEN_WINDOW_SECONDS // 60}, status=429)
+            response["Retry-After"] = str(_TOKEN_WINDOW_SECONDS)
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 # The signed token is the credential; mail clients post one-click unsubscribes without a
 # CSRF token, so this view cannot require one.
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
+@token_page
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     lead_id = lead_id_from_token(token)
     lead = Lead.objects.select_related("employer").filter(pk=lead_id, erased_at__isnull=True).first()
@@ -31,10 +57,12 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
+@token_page
 def still_interested(request: HttpRequest, token: str) -> HttpResponse:
     """The answer to the still-interested email: a GET only shows the button (mail scanners
     follow links), the POST records the answer, which keeps the lead open."""
-    lead_id = lead_id_from_token(token)
+    reading = token_read(Purpose.STILL_INTERESTED, token)
+    lead_id = reading.lead_id if reading.valid else None
     lead = Lead.objects.select_related("employer").filter(pk=lead_id, erased_at__isnull=True).first()
     if lead is None:
         raise Http404("This link is not valid.")
@@ -45,12 +73,23 @@ def still_interested(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@token_page
 def my_data(request: HttpRequest, token: str) -> HttpResponse:
-    """The link in every email to a lead: see what the employer holds, and erase it."""
-    lead = (Lead.objects.select_related("employer", "opening").filter(pk=lead_id_from_my_data_token(token)).first())
+    """The link in every email to a lead: see what the employer holds, and erase it. An expired
+    link offers a fresh one, sent to the lead's own address."""
+    reading = token_read(Purpose.MY_DATA, token)
+    lead = Lead.objects.select_related("employer", "opening").filter(pk=reading.lead_id).first()
     if lead is None:
-        raise Http404("This link is not valid.")
+        # Altered, cut short by a mail client, or never ours: the page to ask for a fresh link.
+        return render(request, "public/my_data_request.html", {
+            "form": MyDataRequestForm(), "days": settings.RELOCATE_MY_DATA_LINK_DAYS, "invalid": True}, status=404)
     context = {"employer": lead.employer, "lead": lead}
+    if reading.expired:
+        if request.method == "POST" and request.POST.get("action") == "resend":
+            my_data_links_send(email=lead.email)
+            return render(request, "public/my_data_request_sent.html", {"employer": lead.employer})
+        return render(request, "public/my_data_expired.html", {**context, "days": settings.RELOCATE_MY_DATA_LINK_DAYS},
+                      status=410)
     if lead.erased_at is not None:
         return render(request, "public/my_data_erased.html", context)
     if request.method == "POST":
@@ -60,6 +99,23 @@ def my_data(request: HttpRequest, token: str) -> HttpResponse:
         lead_erase(lead=lead, how="by the person, from the link in an email")
         return render(request, "public/my_data_erased.html", context)
     return render(request, "public/my_data.html", {**context, **_held(lead)})
+
+
+class MyDataRequestForm(CheckedForm):
+    email = forms.EmailField(max_length=254, label="Your email address")
+
+
+@require_http_methods(["GET", "POST"])
+@token_page
+def my_data_request(request: HttpRequest) -> HttpResponse:
+    """Ask for a fresh link to one's data by email. The answer is the same whatever the address,
+    so that the page tells nobody whose details are held."""
+    form = MyDataRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        my_data_links_send(email=form.cleaned_data["email"])
+        return render(request, "public/my_data_request_sent.html", {})
+    return render(request, "public/my_data_request.html", {"form": form, "days": settings.RELOCATE_MY_DATA_LINK_DAYS},
+                  status=400 if request.method == "POST" else 200)
 
 
 def _held(lead: Lead) -> dict:
