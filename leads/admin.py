@@ -19,16 +19,19 @@ from django.contrib.admin.options import TO_FIELD_VAR
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_permission_codename, get_user_model
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import models
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import format_html
 
 from leads import models as m
 from leads.access import employer_ids, scope, tenant_path
 from leads.emails import TemplateError, render_template, template_context
+from leads.forms import clean_cv_upload
 from leads.normalise import normalise_email, normalise_phone, normalise_profile_url
 from leads.services.outbox import outbox_cancel, outbox_daily_counts, outbox_retry
 from leads.services.submissions import submission_process, submissions_retry_now
@@ -137,6 +140,12 @@ class LeadAdminForm(TenantConsistentForm):
 
     def clean_profile_url(self) -> str:
         return normalise_profile_url(self.cleaned_data.get("profile_url", ""))
+
+    def clean_cv(self):
+        # A new upload gets the public form's check of its content (a real PDF, DOC or DOCX of
+        # at most 5 MB); the file already stored, or a cleared one, passes as it is.
+        value = self.cleaned_data.get("cv")
+        return clean_cv_upload(value) if isinstance(value, UploadedFile) else value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -770,8 +779,17 @@ class ApiKeyAdmin(TenantScopedAdmin, admin.ModelAdmin):
         key, plaintext = api_key_create(employer=obj.employer, name=obj.name)
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
         obj._state.adding, obj._state.db = False, key._state.db
-        self.message_user(request, f"The new API key is {plaintext} — copy it now: it is shown only this once "
-                                   "and cannot be recovered.", messages.WARNING)
+        # Shown on the response page only: a message would carry it in the (signed, not
+        # encrypted) messages cookie.
+        request._new_api_key = plaintext
+
+    def response_add(self, request: HttpRequest, obj: m.ApiKey, post_url_continue: str | None = None) -> HttpResponse:
+        plaintext = getattr(request, "_new_api_key", None)
+        if plaintext is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "key": obj, "plaintext": plaintext,
+                   "title": "API key created"}
+        return render(request, "admin/leads/apikey/created.html", context)
 
     @admin.action(description="Revoke selected API keys", permissions=("change",))
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -72,9 +72,12 @@ def template_context(lead: Lead) -> dict[str, Any]:
 
 def render_template(template: EmailTemplate, context: dict[str, Any]) -> Rendered:
     try:
-        subject = _TEXT_ENGINE.from_string(template.subject).render(Context(context))
-        text = _TEXT_ENGINE.from_string(template.body_text).render(Context(context))
-        html = _HTML_ENGINE.from_string(template.body_html).render(Context(context)) if template.body_html else ""
+        # The Context decides escaping, not the Engine: plain text (and the subject) unescaped,
+        # so "Seán O'Brien & Co" stays as written; the HTML part escaped.
+        subject = _TEXT_ENGINE.from_string(template.subject).render(Context(context, autoescape=False))
+        text = _TEXT_ENGINE.from_string(template.body_text).render(Context(context, autoescape=False))
+        html = (_HTML_ENGINE.from_string(template.body_html).render(Context(context, autoescape=True))
+                if template.body_html else "")
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template “{template.name}” cannot be rendered: {exc}") from exc
     return Rendered(subject=" ".join(subject.split())[:300], text=text, html=html)

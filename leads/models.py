@@ -9,6 +9,7 @@ import datetime as dt
 import uuid
 import zoneinfo
 from decimal import Decimal
+from email.utils import formataddr
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -89,19 +90,22 @@ class VisaPathway(models.TextChoices):
 
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb.")
+# Names that end up in email headers and on one line of a page: no line breaks or other control
+# characters (a CR/LF in a sender name would break every email of the employer).
+single_line = RegexValidator(r"^[^\x00-\x1f\x7f]*$", "Use one line of text, without line breaks or control characters.")
 weekday_list = RegexValidator(r"^[0-6](,[0-6])*$", "Enter weekdays as numbers 0 (Monday) to 6, separated by commas.")
 
 
 class Employer(models.Model):
     """The tenant: every lead, opening, template and email belongs to exactly one employer."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[single_line])
     slug = models.SlugField(max_length=80, unique=True, help_text="Used in the public form's address: /apply/<slug>/.")
     destination_country = CountryField()
     public_intake_enabled = models.BooleanField(default=True)
     logo = models.ImageField(upload_to="logos/", blank=True)
     brand_colour = models.CharField(max_length=7, default="#0d6efd", validators=[hex_colour])
-    sender_name = models.CharField(max_length=200, blank=True)
+    sender_name = models.CharField(max_length=200, blank=True, validators=[single_line])
     sender_email = models.EmailField(blank=True)
     default_sequence = models.ForeignKey(
         "Sequence", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -136,8 +140,10 @@ class Employer(models.Model):
     def from_email(self) -> str:
         if not self.sender_email:
             return settings.DEFAULT_FROM_EMAIL
-        name = self.sender_name or self.name
-        return f'"{name}" <{self.sender_email}>'
+        # formataddr quotes and encodes the name: a '"' or a comma in it cannot forge a second
+        # address, and control characters (refused by the validators anyway) are dropped.
+        name = " ".join((self.sender_name or self.name).split())
+        return formataddr((name, self.sender_email))
 
 
 class Role(models.TextChoices):
@@ -239,7 +245,7 @@ class Lead(models.Model):
     # Every lead index starts with the employer: no separate one for the foreign key.
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="leads", db_index=False)
     # Identity and contact
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[single_line])
     email = models.EmailField(max_length=254, help_text="Stored normalised: trimmed and lower-case.")
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, for example +64211234567.")
     current_country = CountryField(blank=True)
@@ -584,7 +590,7 @@ class EmailTemplate(models.Model):
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="email_templates")
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FOLLOWUP)
-    subject = models.CharField(max_length=200)
+    subject = models.CharField(max_length=200, validators=[single_line])
     body_text = models.TextField(help_text="Plain-text part. Placeholders: {{ lead.name }}, {{ opening }}, "
                                  "{{ employer.name }}, {{ recruiter.name }}, {{ unsubscribe_url }}.")
     body_html = models.TextField(blank=True, help_text="Optional HTML part, same placeholders.")

@@ -1,6 +1,6 @@
 """CSV export of a report's table: streamed, and safe to open in a spreadsheet.
 
-A cell that starts with = + - @ (or a tab or carriage return, which some spreadsheets skip
+A cell that starts with = + - @ (or a tab, carriage return or line feed, which some spreadsheets skip
 before looking for those) would be run as a formula: such cells get a leading single quote,
 the usual neutraliser. Report figures never start with those characters (changes are written
 with arrows), so only text from people (an opening's title, a reason's label) is ever touched.
@@ -16,7 +16,7 @@ from django.utils.text import slugify
 
 from leads.reports.tables import Table
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def neutralise(cell: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterable, Iterator
 
 from django.contrib import messages
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from leads.forms import BulkActionForm, LeadFilterForm, member_choices
 from leads.models import Lead
+from leads.reports.csv import neutralise
 from leads.selectors.leads import leads_filtered
 from leads.services.bulk import leads_bulk_assign, leads_bulk_move, leads_bulk_pause
 from leads.views.common import recruiter_view, safe_next
@@ -80,9 +82,8 @@ class _Echo:
 
 
 def _cell(value) -> str:
-    """A cell a spreadsheet shows as text: a leading =, +, - or @ would run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A cell a spreadsheet shows as text (the same neutraliser as the report exports)."""
+    return neutralise("" if value is None else str(value))
 
 
 def _rows(leads: Iterable[Lead]) -> Iterator[list[str]]:
@@ -103,7 +104,8 @@ def _rows(leads: Iterable[Lead]) -> Iterator[list[str]]:
 def _csv_response(leads, name: str) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
     rows = leads.select_related("opening", "owner").iterator(chunk_size=2000)
-    response = StreamingHttpResponse((writer.writerow(row) for row in _rows(rows)), content_type="text/csv")
+    lines = itertools.chain(["\ufeff"], (writer.writerow(row) for row in _rows(rows)))  # BOM: Excel reads UTF-8
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     return response
