@@ -187,6 +187,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Email ----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# A mail server that stops answering fails the send after this long (Django waits for ever by
+# default), well inside the sweep's time limit.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Relocate <relocate@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -12,11 +12,13 @@ import contextlib
 import datetime as dt
 import logging
 import smtplib
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
@@ -147,9 +149,15 @@ class Decision:
     until: dt.datetime | None = None
 
 
-def outbox_deliver(ids: Iterable[int], *, now: dt.datetime | None = None) -> Counter:
+def outbox_deliver(ids: Iterable[int], *, now: dt.datetime | None = None, deadline: float | None = None) -> Counter:
     """Send claimed rows: re-check each just before sending, then mark it. A constant number
-    of queries per batch plus one UPDATE per row."""
+    of queries per batch plus one UPDATE per row.
+
+    ``deadline`` (a time.monotonic() value) is checked before every email: the rows not started
+    by then are released at once for the next sweep ("released"), so that a slow mail server
+    never keeps a claimed row in `sending` until the stuck-row recovery. A soft time limit
+    arriving mid-batch releases them too; the one email in flight then has an unknown outcome
+    and is left to that recovery (at least once, docs/delivery.md)."""
     now = now or timezone.now()
     rows = list(
         OutboundEmail.objects.filter(pk__in=list(ids), status=OutboundStatus.SENDING)
@@ -172,13 +180,36 @@ def outbox_deliver(ids: Iterable[int], *, now: dt.datetime | None = None) -> Cou
         for row in rows:
             outcome[_retry_or_fail(row, now, f"cannot connect to the mail server: {exc}")] += 1
         return outcome
+    done: set[int] = set()
+    in_flight: int | None = None
     try:
         for row in rows:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            in_flight = row.pk
             outcome[_deliver_one(row, replied, now, connection)] += 1
+            done.add(row.pk)
+            in_flight = None
             _reopen_if_dropped(connection)
+    except SoftTimeLimitExceeded:
+        _release([row.pk for row in rows if row.pk not in done and row.pk != in_flight])
+        raise
     finally:
         connection.close()
+    released = _release([row.pk for row in rows if row.pk not in done])
+    if released:
+        outcome["released"] += released
     return outcome
+
+
+def _release(ids: list[int]) -> int:
+    """Claimed rows that were never handed to the mail server go back to the queue, as if they
+    had never been claimed."""
+    if not ids:
+        return 0
+    return OutboundEmail.objects.filter(pk__in=ids, status=OutboundStatus.SENDING).update(
+        status=OutboundStatus.SCHEDULED, claimed_at=None, attempts=F("attempts") - 1,
+    )
 
 
 def _reopen_if_dropped(connection) -> None:
