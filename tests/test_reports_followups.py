@@ -26,9 +26,9 @@ RANGE = {"from": "2026-03-02", "to": "2026-03-15"}
 def test_per_step(data, frozen):
     report = followup_report(filters_for(data.cast.owner, employer=str(data.cast.employer.pk), **RANGE))
     assert report.tables["steps"].rows == [
-        ["Default follow-up", "1", "3", "1", "33.3%", "2", "66.7%", "1", "33.3%"],
-        ["Default follow-up", "2", "2", "0", "0.0%", "2", "100.0%", "1", "50.0%"],
-        ["Default follow-up", "3", "1", "0", "0.0%", "0", "0.0%", "0", "0.0%"],
+        ["Kiwi Ledger", "Default follow-up", "1", "3", "1", "33.3%", "2", "66.7%", "1", "33.3%"],
+        ["Kiwi Ledger", "Default follow-up", "2", "2", "0", "0.0%", "2", "100.0%", "1", "50.0%"],
+        ["Kiwi Ledger", "Default follow-up", "3", "1", "0", "0.0%", "0", "0.0%", "0", "0.0%"],
     ]
     assert not report.outbox_empty and str(report.chart).startswith("<svg")
 
@@ -36,6 +36,18 @@ def test_per_step(data, frozen):
 def test_outsider_sees_only_their_step(data, frozen):
     report = followup_report(filters_for(data.cast.outsider, **RANGE))
     assert [(s.sent, s.replied, s.advanced, s.unsubscribed) for s in report.steps] == [(1, 1, 1, 0)]
+
+
+def test_two_employers_sequences_of_one_name_stay_apart(data, frozen):
+    from leads.models import Sequence
+    from tests.factories import UserFactory
+
+    Sequence.objects.filter(employer=data.cast.other_employer).update(name="Default follow-up")
+    boss = UserFactory(username="boss", is_superuser=True, is_staff=True)
+    both = followup_report(filters_for(boss, **RANGE))
+    first_steps = [(s.employer, s.sequence, s.sent) for s in both.steps if s.position == 1]
+    # Not one merged "Default follow-up · step 1" of 4 emails: one row per employer's sequence.
+    assert first_steps == [("Kiwi Ledger", "Default follow-up", 3), ("Maple Games", "Default follow-up", 1)]
 
 
 def test_empty_range_and_empty_outbox(client, data, cast, frozen):

@@ -37,6 +37,8 @@ WINDOW = dt.timedelta(days=7)
 
 @dataclass
 class StepRow:
+    employer: str
+    sequence_id: int
     sequence: str
     position: int
     sent: int
@@ -46,7 +48,7 @@ class StepRow:
 
     @property
     def label(self) -> str:
-        return f"{self.sequence} · step {self.position}"
+        return f"{self.employer} · {self.sequence} · step {self.position}"
 
 
 @dataclass
@@ -83,14 +85,17 @@ def step_rows(filters: ReportFilters) -> list[StepRow]:
     ).order_by()
     unsubscribed = Q(lead__unsubscribed_at__gte=F("sent_at"),
                      lead__unsubscribed_at__lt=ExpressionWrapper(F("sent_at") + WINDOW, output_field=DateTimeField()))
-    rows = sent.values("step__sequence__name", "step__position").annotate(
+    # Grouped by the sequence itself: two employers' "Default follow-up" are two sequences.
+    rows = sent.values("step__sequence_id", "step__sequence__name", "step__sequence__employer__name",
+                       "step__position").annotate(
         sent_count=Count("id"),
         replied=_flag(_within_week(Activity, Q(kind=ActivityKind.REPLY))),
         advanced=_flag(_within_week(StageEvent, _forward())),
         unsubscribed=_flag(unsubscribed),
-    ).order_by("step__sequence__name", "step__position")
-    return [StepRow(row["step__sequence__name"], row["step__position"], row["sent_count"], row["replied"] or 0,
-                    row["advanced"] or 0, row["unsubscribed"] or 0) for row in rows]
+    ).order_by("step__sequence__employer__name", "step__sequence__name", "step__sequence_id", "step__position")
+    return [StepRow(row["step__sequence__employer__name"], row["step__sequence_id"], row["step__sequence__name"],
+                    row["step__position"], row["sent_count"], row["replied"] or 0, row["advanced"] or 0,
+                    row["unsubscribed"] or 0) for row in rows]
 
 
 def followup_report(filters: ReportFilters) -> FollowupReport:
@@ -99,15 +104,15 @@ def followup_report(filters: ReportFilters) -> FollowupReport:
     report = FollowupReport(filters=filters, steps=steps, outbox_empty=empty)
     table = Table(
         key="steps", title="Per sequence step",
-        columns=["Sequence", "Step", "Sent", "Replied within 7 days", "Replied %", "Advanced within 7 days",
+        columns=["Employer", "Sequence", "Step", "Sent", "Replied within 7 days", "Replied %", "Advanced within 7 days",
                  "Advanced %", "Unsubscribed within 7 days", "Unsubscribed %"],
         empty=("No follow-up email has been queued yet: the outbox has none for these employers."
                if empty else "No follow-up email was sent in this range."),
         note="Emails sent in the last 7 days have not had their full week yet.",
     )
     for s in steps:
-        table.rows.append([s.sequence, str(s.position), count(s.sent), count(s.replied), pct(s.replied, s.sent),
-                           count(s.advanced), pct(s.advanced, s.sent), count(s.unsubscribed),
+        table.rows.append([s.employer, s.sequence, str(s.position), count(s.sent), count(s.replied),
+                           pct(s.replied, s.sent), count(s.advanced), pct(s.advanced, s.sent), count(s.unsubscribed),
                            pct(s.unsubscribed, s.sent)])
     report.tables = {"steps": table}
     if steps:
