@@ -25,6 +25,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -630,26 +631,59 @@ class EmailTemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
     list_select_related = ("employer",)
     readonly_fields = ("preview",)
 
+    class Media:
+        css = {"all": ["css/admin-relocate.css"]}
+
     @admin.display(description="Preview with a real lead")
     def preview(self, obj: m.EmailTemplate) -> str:
         """The saved template rendered for the employer's newest lead, as it would be sent."""
+        rendered, lead, problem = self._render_preview(obj)
+        if problem:
+            return problem
+        html_part = format_html(
+            '<iframe sandbox="" class="email-preview-html" title="HTML part" src="{}"></iframe>',
+            reverse("admin:leads_emailtemplate_preview_html", args=[obj.pk]),
+        ) if rendered.html else ""
+        return format_html(
+            '<p>For <strong>{}</strong> &lt;{}&gt;</p><p><strong>Subject:</strong> {}</p>'
+            '<pre class="email-preview-text">{}</pre>{}',
+            lead.name, lead.email, rendered.subject, rendered.text, html_part,
+        )
+
+    @staticmethod
+    def _render_preview(obj: m.EmailTemplate):
         if obj.pk is None:
-            return "Save the template to see a preview."
+            return None, None, "Save the template to see a preview."
         lead = (m.Lead.objects.filter(employer_id=obj.employer_id, erased_at__isnull=True)
                 .select_related("employer", "owner", "opening").order_by("-created_at").first())
         if lead is None:
-            return "No lead yet to preview with."
+            return None, None, "No lead yet to preview with."
         try:
-            rendered = render_template(obj, template_context(lead))
+            return render_template(obj, template_context(lead)), lead, ""
         except TemplateError as exc:
-            return str(exc)
-        return format_html(
-            '<p>For <strong>{}</strong> &lt;{}&gt;</p><p><strong>Subject:</strong> {}</p>'
-            '<pre style="white-space:pre-wrap">{}</pre>{}',
-            lead.name, lead.email, rendered.subject, rendered.text,
-            format_html('<iframe sandbox="" title="HTML part" style="width:100%;height:20rem;border:1px solid #ccc" '
-                        'srcdoc="{}"></iframe>', rendered.html) if rendered.html else "",
-        )
+            return None, None, str(exc)
+
+    def get_urls(self):
+        preview = self.admin_site.admin_view(self.preview_html_view)
+        return [
+            path("<int:object_id>/preview.html", preview, name="leads_emailtemplate_preview_html"),
+            *super().get_urls(),
+        ]
+
+    def preview_html_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The HTML part alone, for the preview's sandboxed frame: an email's own inline styles
+        are its design, so this one response allows them (and nothing else: no script, no
+        request anywhere), and it may be framed by our own admin only."""
+        obj = self.get_visible_or_404(request, str(object_id))
+        rendered, _, problem = self._render_preview(obj)
+        response = HttpResponse(problem or rendered.html or "", content_type="text/html; charset=utf-8")
+        response._csp_replace = {
+            "default-src": ["'none'"], "style-src": ["'unsafe-inline'"], "img-src": ["data:"],
+            "frame-ancestors": ["'self'"], "script-src": ["'none'"], "connect-src": ["'none'"],
+            "font-src": ["'none'"], "form-action": ["'none'"], "base-uri": ["'none'"], "object-src": ["'none'"],
+        }
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        return response
 
 
 class SequenceStepInline(TenantScopedInline, admin.TabularInline):

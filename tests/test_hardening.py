@@ -167,3 +167,19 @@ def test_the_lead_export_is_utf8_with_a_bom_and_neutralises_line_feed_formulas(c
     assert body.startswith("\ufeff")
     assert "'\n=1+1" in body and "Zoë" in body
     assert io.StringIO(body)
+
+
+def test_the_email_preview_frame_is_the_employers_own(client, cast):
+    from tests.factories import EmailTemplateFactory
+
+    LeadFactory(employer=cast.employer, name="Ana Silva")
+    template = EmailTemplateFactory(employer=cast.employer,
+                                    body_html="<p style='color:teal'>Kia ora {{ lead.name }}</p>")
+    url = reverse("admin:leads_emailtemplate_preview_html", args=[template.pk])
+    client.force_login(cast.owner)
+    response = client.get(url)
+    assert response.status_code == 200 and "Kia ora Ana Silva" in response.content.decode()
+    assert "script-src 'none'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+    client.force_login(cast.outsider)
+    assert client.get(url).status_code == 404

@@ -100,7 +100,7 @@ def test_bulk_export_selection_and_csv_injection(client, cast, leads):
     theirs = LeadFactory(employer=cast.other_employer, name="Theirs")
     client.force_login(cast.teammate)
     response = client.post(BULK, {"action": "export", "ids": [leads[0].pk, theirs.pk]})
-    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == 2
     assert rows[1][1].startswith("'=HYPERLINK")
