@@ -27,3 +27,13 @@ class FullNameValidator:
 
     def get_help_text(self) -> str:
         return "Your password must not contain your name."
+
+
+def login_attempt_username(request, credentials: dict | None = None) -> str:
+    """The username a login attempt is counted under (django-axes): as typed, cut to the
+    longest a username can be, so that a pasted essay is counted rather than refused by the
+    database."""
+    value = (credentials or {}).get("username")
+    if value is None and request is not None:
+        value = request.POST.get("username", "")
+    return str(value or "").replace("\x00", "")[:150]

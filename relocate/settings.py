@@ -269,6 +269,7 @@ AXES_FAILURE_LIMIT = env_int("RELOCATE_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("RELOCATE_LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "leads.ratelimit.client_ip_or_none"
+AXES_USERNAME_CALLABLE = "leads.passwords.login_attempt_username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429

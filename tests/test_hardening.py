@@ -183,3 +183,11 @@ def test_the_email_preview_frame_is_the_employers_own(client, cast):
     assert response["X-Frame-Options"] == "SAMEORIGIN"
     client.force_login(cast.outsider)
     assert client.get(url).status_code == 404
+
+
+def test_a_very_long_username_is_a_failed_login_not_an_error(client, cast, throttle):
+    response = login(client, "x" * 5000, "wrong")
+    assert response.status_code == 200
+    from axes.models import AccessAttempt
+
+    assert AccessAttempt.objects.get().username == "x" * 150
