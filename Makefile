@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev migrate seed lint clean bench bench-data
+.PHONY: run test install install-dev migrate seed lint clean distclean bench bench-data
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,5 +60,11 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
 
+## Remove build and test leftovers; var/ (the development database, uploaded CVs, the spool) stays.
 clean:
-	rm -rf var staticfiles .pytest_cache .ruff_cache
+	rm -rf staticfiles .pytest_cache .ruff_cache
+
+## Also remove var/: the development database, uploaded CVs and any spooled submissions.
+distclean: clean
+	@echo "Removing var/: the development database, uploaded files and the intake spool."
+	rm -rf var

@@ -7,7 +7,7 @@ from typing import TypeVar
 from django.db import models
 from django.http import Http404
 
-from leads.models import Membership, Role
+from leads.models import Membership
 
 M = TypeVar("M", bound=models.Model)
 
@@ -46,11 +46,3 @@ def get_for_user_or_404(queryset: models.QuerySet[M], user, **lookup) -> M:
     except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("No such object.") from exc
 
-
-def is_employer_admin(user, employer_id: int | None = None) -> bool:
-    if user.is_superuser:
-        return True
-    memberships = Membership.objects.filter(user_id=user.pk, role=Role.ADMIN)
-    if employer_id is not None:
-        memberships = memberships.filter(employer_id=employer_id)
-    return memberships.exists()

@@ -17,6 +17,7 @@ class LeadsConfig(AppConfig):
 
         user_logged_in.connect(remember_time_zone, dispatch_uid="relocate-remember-time-zone")
         self._forget_public_pages_on_change()
+        from leads import checks  # noqa: F401 - registers the deploy checks
 
     @staticmethod
     def _forget_public_pages_on_change() -> None:

@@ -299,8 +299,6 @@ PERMISSIONS_POLICY = (
 )
 
 # Product defaults -----------------------------------------------------------------------
-RELOCATE_RESPONSE_TARGET_HOURS = env_int("RELOCATE_RESPONSE_TARGET_HOURS", default=24)
-RELOCATE_STALE_AFTER_DAYS = env_int("RELOCATE_STALE_AFTER_DAYS", default=90)
 
 # Emails: absolute links (unsubscribe, the lead's page) and the domain of Message-IDs.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

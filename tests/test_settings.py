@@ -14,11 +14,14 @@ PRODUCTION = {
     "DEBUG": "false",
     "SECRET_KEY": "k" * 20 + "7hT2vQ9xLm4pR8sW1zY6cB3nF5gJ0dKaE",
     "ALLOWED_HOSTS": "relocate.example.com",
+    "EMAIL_URL": "smtp+tls://relocate:secret@mail.example.com:587",
+    "SITE_URL": "https://relocate.example.com",
+    "REDIS_URL": "redis://redis.example.com:6379/0",
 }
 
 
 def manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
-    unset = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    unset = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "EMAIL_URL", "SITE_URL", "REDIS_URL"}
     base = {k: v for k, v in os.environ.items() if k not in unset}
     base.update({"RELOCATE_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "relocate.settings"})
     base.update(env)
@@ -60,3 +63,25 @@ def test_a_bad_trusted_proxy_stops_start_up_naming_it(tmp_path):
                     tmp_path=tmp_path)
     assert result.returncode != 0
     assert "RELOCATE_TRUSTED_PROXIES" in result.stderr and "nginx.local" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value", "check"), [
+    ("EMAIL_URL", "consolemail://", "relocate.W001"),
+    ("EMAIL_URL", "filemail:///tmp/mail", "relocate.W001"),
+    ("SITE_URL", "http://127.0.0.1:8000", "relocate.W002"),
+    ("SITE_URL", "http://relocate.example.com", "relocate.W002"),
+    ("SITE_URL", "https://localhost", "relocate.W002"),
+    ("REDIS_URL", "", "relocate.W003"),
+])
+def test_a_half_configured_production_start_fails_the_deploy_check(tmp_path, name, value, check):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION, name: value},
+                    tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert check in result.stderr and name in result.stderr
+
+
+def test_make_clean_keeps_var():
+    makefile = (ROOT / "Makefile").read_text()
+    clean = makefile.split("\nclean:", 1)[1].split("\n\n", 1)[0]
+    assert "var" not in clean.split("rm -rf", 1)[1]
+    assert "distclean:" in makefile

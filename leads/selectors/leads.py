@@ -8,7 +8,7 @@ leads a page shows.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -131,7 +131,6 @@ class LeadPage:
     next_cursor: str | None
     is_first: bool
     sort: str = "newest"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def encode_cursor(lead: Lead, sort: str) -> str:

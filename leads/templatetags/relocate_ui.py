@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from urllib.parse import urlencode
 
 from django import template
 from django.http import QueryDict
@@ -23,13 +22,6 @@ def query_with(context, **changes) -> str:
             params[key] = value
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
-
-
-@register.simple_tag
-def query_from(data: dict) -> str:
-    """A query string from a dict of filters, skipping empty values."""
-    pairs = [(k, v) for k, v in data.items() if v not in (None, "", [])]
-    return urlencode(pairs, doseq=True)
 
 
 STAGE_COLOURS = {
