@@ -85,6 +85,25 @@ def test_a_message_from_a_lead_joins_it_and_counts_as_a_reply(cast):
     assert (ack.unique_key, ack.status) == (f"inquiry:{inquiry.pk}:ack", OutboundStatus.SCHEDULED)
 
 
+def test_the_reply_and_the_stopped_sequence_are_one_transaction(cast, monkeypatch):
+    # A crash between storing the reply and stopping the sequence would let a follow-up go
+    # out after the person replied: both happen in the intake transaction, or neither.
+    from leads.services import intake
+
+    lead = LeadFactory(employer=cast.employer, email="ana@example.org", name="Ana Silva")
+    followup = OutboundEmailFactory(lead=lead, kind=OutboundKind.FOLLOWUP, unique_key="lead:x:step:1")
+
+    def crash(**kwargs):
+        raise RuntimeError("the worker died here")
+
+    monkeypatch.setattr(intake, "followups_cancel", crash)
+    with pytest.raises(RuntimeError):
+        receive(message(sender="ana@example.org", subject="Re: your application"))
+    assert not Inquiry.objects.exists()
+    followup.refresh_from_db()
+    assert followup.status == OutboundStatus.SCHEDULED
+
+
 def test_the_same_message_id_twice_is_one_inquiry(cast):
     receive(message())
     out = receive(message(subject="delivered again"))

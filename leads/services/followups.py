@@ -160,6 +160,8 @@ def _acknowledgement_template(employer_id: int) -> EmailTemplate | None:
 
 
 def lead_confirm_interest(*, lead: Lead) -> None:
-    """The person answered the still-interested email: that is a reply, and keeps the lead open."""
-    activity_record(lead=lead, kind=ActivityKind.REPLY, summary="Confirmed still interested (email link)")
-    followups_cancel(lead=lead, reason="the lead replied")
+    """The person answered the still-interested email: that is a reply, and keeps the lead open.
+    One transaction: the reply and the cancelled follow-ups are recorded together or not at all."""
+    with transaction.atomic(durable=True):
+        activity_record(lead=lead, kind=ActivityKind.REPLY, summary="Confirmed still interested (email link)")
+        followups_cancel(lead=lead, reason="the lead replied")

@@ -20,11 +20,8 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
-from leads.models import ActivityKind, Employer, Inquiry, Lead, Source
-from leads.services.activity import activity_record
-from leads.services.followups import followups_cancel
+from leads.models import Employer, Inquiry, Lead, Source
 from leads.services.intake import inquiry_receive
 
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
@@ -113,14 +110,11 @@ def email_receive(*, employer: Employer, raw: bytes) -> InboundResult:
             employer=employer, channel=Source.EMAIL, email=parsed.from_addr, name=parsed.from_name,
             subject=parsed.subject, body=parsed.body,
             raw_fields={"message_id": parsed.message_id, "date": parsed.date, "to": parsed.to},
+            counts_as_reply=True,
         )
     except ValidationError as exc:
         raise InboundEmailError("; ".join(exc.messages)) from exc
     if not result.created:
-        with transaction.atomic():
-            followups_cancel(lead=result.lead, reason="the lead replied")
-            activity_record(lead=result.lead, kind=ActivityKind.REPLY, summary="Replied by email",
-                            at=result.inquiry.received_at)
         return InboundResult(Outcome.JOINED, f"Joined lead {result.lead.pk} (a reply).", result.lead,
                              result.inquiry)
     return InboundResult(Outcome.CREATED, f"New lead {result.lead.pk}.", result.lead, result.inquiry)

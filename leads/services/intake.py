@@ -41,7 +41,7 @@ from leads.models import (
 )
 from leads.normalise import normalise_email, normalise_phone, normalise_profile_url
 from leads.services.activity import activity_record
-from leads.services.followups import followups_on_inquiry, owner_notify_assigned
+from leads.services.followups import followups_cancel, followups_on_inquiry, owner_notify_assigned
 from leads.timezones import zone_name_for_country
 
 # The lead fields an inquiry may set. A value of None or "" means "not given".
@@ -96,12 +96,15 @@ def inquiry_receive(
     actor=None,
     remote_addr: str | None = None,
     submission_id: uuid.UUID | None = None,
+    counts_as_reply: bool = False,
 ) -> IntakeResult:
     """Record one inquiry: create the lead or join the existing one, in one transaction.
 
     Raises ValidationError (and writes nothing) when the input is not acceptable. With a
     ``submission_id`` the pending submission is marked processed in the same transaction:
-    SubmissionAlreadyProcessed when it was processed before, and nothing is written.
+    SubmissionAlreadyProcessed when it was processed before, and nothing is written. With
+    ``counts_as_reply`` an inquiry joining a known lead is that person's reply (an email answering
+    ours): their sequence stops in the same transaction, so no follow-up can slip out after it.
     """
     if channel not in Source.values:
         raise ValidationError({"channel": f"Unknown channel {channel!r}."})
@@ -122,7 +125,7 @@ def inquiry_receive(
         skills=sorted({" ".join(n.split())[:60] for n in skills if n and n.strip()}, key=str.lower),
         privacy_accepted=privacy_accepted, subject=(subject or "")[:300], body=body or "",
         raw_fields=_jsonable(raw_fields or {}), received_at=received_at, owner=owner, actor=actor,
-        remote_addr=remote_addr or None, submission_id=submission_id, known=known,
+        remote_addr=remote_addr or None, submission_id=submission_id, known=known, counts_as_reply=counts_as_reply,
     )
     for attempt in range(1, _TRANSIENT_ATTEMPTS + 1):
         try:
@@ -162,6 +165,7 @@ class _Intake:
     remote_addr: str | None
     submission_id: uuid.UUID | None
     known: bool
+    counts_as_reply: bool = False
 
 
 def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
@@ -206,6 +210,9 @@ def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
             lead=lead, kind=ActivityKind.SYSTEM, actor=None, at=received_at,
             summary=f"Assigned to {display_name(lead.owner)}", touch=False,
         )
+    if intake.counts_as_reply and not created:
+        followups_cancel(lead=lead, reason="the lead replied")
+        activity_record(lead=lead, kind=ActivityKind.REPLY, summary="Replied by email", at=received_at)
     # The outbox rows are written in this transaction; the emails go out after commit.
     followups_on_inquiry(lead=lead, inquiry=inquiry, created=created)
     if created:
