@@ -54,7 +54,7 @@ bench: bench-data
 	$(PY) bench/ui.py --runs 5
 	$(PY) bench/reports.py --runs 5
 	$(PY) bench/dispatch.py
-	$(PY) bench/intake_load.py --clients 200 --seconds 60
+	$(PY) bench/intake_load.py --clients 200 --surge-seconds 60
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -5,24 +5,28 @@ Runs gunicorn on the PostgreSQL database of DATABASE_URL with a Redis server of 
 cache and spool; nobody else's is touched). The load generator plays the reverse proxy: gunicorn
 trusts 127.0.0.1 (RELOCATE_TRUSTED_PROXIES) and every POST carries an X-Forwarded-For address of
 its own in 2001:db8::/32 (a documentation range; only a header, no traffic goes there), so each
-request is another person and the per-address rate limit stays on at its default.
+request is another person and the per-address rate limit stays on at its default. Each POST also
+carries a start token of its own, signed as if its form had been served a minute or more ago (the
+minimum fill time stays on, and a served form can be sent only once).
 
-1. Throughput (wrk, 2 threads; --runs times, the three endpoints interleaved in each run, after
-   a 2 s warm-up of each): GET /healthz, GET /apply/<slug>/ and POST /apply/<slug>/ at 16 and 64
-   connections; medians of req/s, p50 and p99, and the targets (form GET >= 0.8x /healthz,
-   POST >= 0.5x /healthz, POST p99 <= 3x /healthz p99). Then `intake_drain` turns the POSTs'
-   pending submissions into inquiries, timed.
+1. Throughput (wrk, 2 threads, bench/intake_post.lua): GET /healthz, GET /apply/<slug>/ and
+   POST /apply/<slug>/ at 16 and 64 connections, each warmed up for 2 s, then --runs runs of
+   --seconds each with the three endpoints interleaved; medians of req/s, p50 and p99, and the
+   targets (form GET >= 0.8x /healthz, POST >= 0.5x /healthz, POST p99 <= 3x /healthz p99). Then
+   `manage.py intake_drain` turns the POSTs' pending submissions into inquiries, timed
+   (--drain-processes of them at once, one a core by default: one alone takes minutes here).
 2. Surge (asyncio, one connection per request): --clients concurrent people for --surge-seconds
-   with a Celery worker running; then the worker is stopped, `intake_drain` processes the rest,
-   and every accepted submission (302 to /thanks/) is checked: exactly one inquiry, and an
-   acknowledgement row.
+   with a Celery worker (--concurrency 2) running; then the worker is stopped, `intake_drain`
+   processes the rest, and every accepted submission (302 to /thanks/) is checked: exactly one
+   inquiry, and an acknowledgement row.
 
 Prints figures; asserts nothing. Names come from a small pool of common names, most from the US,
 as in a real surge (many people share a name and a country; some share a phone number); every
-email is unique.
+email is unique. Every process it starts is stopped at the end, and every wait is bounded.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/relocate_bench .venv/bin/python bench/intake_load.py
-    (options: --runs 3 --seconds 10 --clients 200 --surge-seconds 60 --workers 4 --skip-wrk --skip-surge)
+    (options: --runs 3 --seconds 10 --clients 200 --surge-seconds 60 --workers 4 --drain-processes 2
+     --skip-wrk --skip-surge; the defaults take about 10 minutes on 2 cores)
 """
 
 from __future__ import annotations
@@ -372,7 +376,7 @@ class Row:
         return sum(r.statuses.get(name, 0) for r in self.results)
 
 
-def throughput(wrk: Wrk, runs: int, seconds: float, env: dict[str, str]) -> int:
+def throughput(wrk: Wrk, runs: int, seconds: float) -> int:
     """Returns the POSTs answered 302 (warm-ups included)."""
     print(f"\n== Throughput: wrk -t2 -c<N> -d{seconds:g}s --latency, {runs} run(s), median reported ==")
     rows: dict[tuple[int, str], Row] = {}
@@ -389,6 +393,8 @@ def throughput(wrk: Wrk, runs: int, seconds: float, env: dict[str, str]) -> int:
                 rows[(connections, name)].results.append(result)
                 accepted += result.statuses.get("s302", 0)
                 codes = " ".join(f"{k[1:]}={v}" for k, v in result.statuses.items() if k.startswith("s") and v)
+                if result.statuses.get("exhausted"):
+                    codes += f"; start tokens ran out for {result.statuses['exhausted']} (sent again: 400)"
                 print(f"  run {run} c={connections:<3} {name:<26} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.1f} ms"
                       f"  p99 {result.p99_ms:7.1f} ms  [{codes}; socket errors {result.socket_errors}; "
                       f"pending rows at start: {pending}]", flush=True)
@@ -683,6 +689,25 @@ def reproduce_command(args: argparse.Namespace) -> str:
             f"{python} bench/intake_load.py {' '.join(options)}")
 
 
+def vacuum_when_autovacuum_is_off() -> None:
+    """With autovacuum off (as on some test servers) the dead rows of earlier runs pile up (each
+    processed submission leaves three) and slow every later run, /healthz's backlog count above
+    all: vacuumed first, so that runs compare."""
+    from django.db import connection
+
+    from leads.models import Employer, Inquiry, Lead, Membership, OutboundEmail, PossibleDuplicate, Submission
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        if cursor.fetchone()[0] == "on":
+            return
+        started = time.monotonic()
+        for model in (Submission, Lead, Inquiry, OutboundEmail, PossibleDuplicate, Employer, Membership):
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
+    print(f"autovacuum is off on this server: the intake tables were vacuumed first "
+          f"({time.monotonic() - started:.1f} s); within the run dead rows pile up as they would not in production")
+
+
 def database_description() -> str:
     from django.db import connection
 
@@ -713,6 +738,7 @@ def main() -> None:
         sys.exit("redis-server is needed (apt-get install redis-server).")
     if not args.skip_wrk and not os.access(WRK, os.X_OK):
         sys.exit(f"wrk is needed at {WRK} (Debian package `wrk`: apt-get install wrk), or pass --skip-wrk.")
+    began = time.monotonic()
     redis_port, web_port = free_port(), free_port()
     workdir = Path(tempfile.mkdtemp(prefix="relocate-bench-"))
     env = {
@@ -741,6 +767,7 @@ def main() -> None:
         run_id = secrets.token_hex(4)
         print(f"gunicorn workers: {args.workers} (sync); CPU cores: {os.cpu_count()}; database: "
               f"{database_description()}; run id {run_id}\nreproduce: {reproduce_command(args)}", flush=True)
+        vacuum_when_autovacuum_is_off()
         leftover = pending_count()
         if leftover:
             print_drain(f"{leftover} submission(s) left pending by an earlier run; intake_drain first",
@@ -757,7 +784,7 @@ def main() -> None:
         cookie, token = form_tokens(web_port)
         if not args.skip_wrk:
             wrk = Wrk(web_port, cookie, token, tokens, run_id, workdir)
-            accepted = throughput(wrk, args.runs, args.seconds, full_env)
+            accepted = throughput(wrk, args.runs, args.seconds)
             print("\n== Processing what the POSTs left pending ==")
             print_drain("intake_drain", run_drain(full_env, args.drain_processes))
             verify_wrk_posts(run_id, accepted)
@@ -766,6 +793,7 @@ def main() -> None:
             run_surge(web_port, cookie, token, tokens, run_id, args, full_env, workdir)
         print()
         log_problems("gunicorn", web_log)
+        print(f"\nfinished in {time.monotonic() - began:.0f} s")
     finally:
         stop_group(web)
         stop_group(redis, timeout=10)

@@ -400,3 +400,16 @@ def test_the_web_server_stores_its_own_disk_spool_once_the_database_is_back(cast
     assert not list((tmp_path / "spool").glob("*.json"))
     call_command("intake_drain")
     assert Inquiry.objects.count() == 4
+
+
+def test_a_submission_held_by_a_worker_that_died_is_said_and_freed(cast, capsys):
+    submission = SubmissionFactory(employer=cast.employer, data={"email": "a@example.org", "name": "A"},
+                                   claimed_until=timezone.now() + dt.timedelta(seconds=150))
+    call_command("intake_drain")
+    captured = capsys.readouterr()
+    assert "1 submission(s) are being processed by another worker" in captured.err
+    assert not Lead.objects.exists()
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=151)):
+        call_command("intake_drain")
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.PROCESSED and Lead.objects.count() == 1

@@ -40,9 +40,9 @@ _TRANSIENT_RETRY = dt.timedelta(seconds=30)
 _ERROR_CHARS = 2000
 # Spooled files a web server stores itself, at most, when it finds its own spool non-empty.
 _LOCAL_BATCH = 100
-# How long a worker holds a submission it is processing (well above the few milliseconds it
-# takes); one that died mid-way lets it go after this.
-_CLAIM_FOR = dt.timedelta(minutes=5)
+# How long a worker holds a claimed submission: longer than a live worker can (the tasks' hard
+# time limit, 120 s), so a live claim is never taken; one that died lets it go after this.
+_CLAIM_FOR = dt.timedelta(seconds=150)
 
 
 def submission_accept(
@@ -173,9 +173,10 @@ def _ingest(where: str, payloads: list[dict[str, Any]]) -> None:
     spool.spool_remove(where, [str(p["id"]) for p in payloads])
 
 
-def submission_process(submission_id: uuid.UUID | str) -> str:
+def submission_process(submission_id: uuid.UUID | str, *, claimed: bool = False) -> str:
     """Turn one pending submission into an inquiry; returns what happened. Never raises for
-    a submission's own trouble: its error is kept on the row and it is tried again later."""
+    a submission's own trouble: its error is kept on the row and it is tried again later.
+    ``claimed``: the caller holds the claim already (a drain's batch)."""
     try:
         submission = Submission.objects.select_related("employer").filter(pk=submission_id).first()
     except DatabaseError:
@@ -185,7 +186,7 @@ def submission_process(submission_id: uuid.UUID | str) -> str:
         return "missing"
     if submission.status != Submission.Status.PENDING:
         return "already processed"
-    if not _claim(submission.pk):
+    if not claimed and not _claim(submission.pk):
         return "taken by another worker"
     try:
         inquiry_receive(submission_id=submission.pk, **_intake_arguments(submission))
@@ -260,31 +261,49 @@ def _keep_for_later(submission: Submission, exc: Exception, *, transient: bool) 
 
 
 def submissions_drain(*, budget_seconds: float | None = None, now: dt.datetime | None = None,
-                      batch: int = 200, every_pending: bool = False) -> Counter:
+                      batch: int = 50, every_pending: bool = False) -> Counter:
     """Ingest the spool, then process the due pending submissions, oldest first.
 
-    ``every_pending`` ignores the retry times (intake_drain: "process everything now").
+    Each round claims a batch in one statement (rows another drain is claiming are skipped), so
+    drains running at once share the work instead of walking the same rows. ``every_pending``
+    ignores the retry times (intake_drain: "process everything now").
     """
     started = time.monotonic()
     outcomes: Counter = Counter()
     outcomes["spool ingested"] = spool_ingest()
-    seen: set = set()
     while budget_seconds is None or time.monotonic() - started < budget_seconds:
-        moment = now or timezone.now()
-        pending = (
-            Submission.objects.filter(status=Submission.Status.PENDING)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=moment))
-            .exclude(pk__in=seen)
-        )
-        if not every_pending:
-            pending = pending.filter(next_attempt_at__lte=moment)
-        ids = list(pending.order_by("received_at").values_list("pk", flat=True)[:batch])
+        ids = _claim_batch(batch, every_pending=every_pending, now=now)
         if not ids:
             break
         for submission_id in ids:
-            seen.add(submission_id)
-            outcomes[submission_process(submission_id)] += 1
+            outcomes[submission_process(submission_id, claimed=True)] += 1
+    held = _claimed_elsewhere(now)
+    if held:
+        outcomes["claimed by another worker"] = held
     return outcomes
+
+
+def _claim_batch(limit: int, *, every_pending: bool, now: dt.datetime | None) -> list:
+    moment = now or timezone.now()
+    with transaction.atomic():
+        pending = (
+            Submission.objects.select_for_update(skip_locked=True)
+            .filter(status=Submission.Status.PENDING)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=moment))
+        )
+        if not every_pending:
+            pending = pending.filter(next_attempt_at__lte=moment)
+        ids = list(pending.order_by("received_at").values_list("pk", flat=True)[:limit])
+        if ids:
+            Submission.objects.filter(pk__in=ids).update(claimed_until=moment + _CLAIM_FOR)
+    return ids
+
+
+def _claimed_elsewhere(now: dt.datetime | None) -> int:
+    """Pending submissions another worker holds now (or one that stopped: its claim runs out
+    after _CLAIM_FOR), said out loud rather than skipped in silence."""
+    return Submission.objects.filter(status=Submission.Status.PENDING, claimed_until__gte=now or timezone.now()
+                                     ).count()
 
 
 def submissions_retry_now(*, ids) -> int:

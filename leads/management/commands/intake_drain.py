@@ -17,6 +17,11 @@ class Command(BaseCommand):
         outcomes = submissions_drain(every_pending=True)
         summary = ", ".join(f"{name}: {count}" for name, count in sorted(outcomes.items()))
         self.stdout.write(f"intake_drain: {summary}")
+        if outcomes.get("claimed by another worker"):
+            self.stderr.write(
+                f"{outcomes['claimed by another worker']} submission(s) are being processed by another worker "
+                "(or one that stopped: they are free again within 150 s); run intake_drain again then."
+            )
         if outcomes.get("failed"):
             self.stderr.write(
                 f"{outcomes['failed']} submission(s) could not be processed; they are kept with their "
