@@ -15,6 +15,7 @@ hypothesis shrinks it.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import traceback
@@ -24,13 +25,17 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote_from_bytes
 
+from django.conf import settings as settings_module
 from django.contrib.messages import constants as message_levels
 from django.contrib.messages import get_messages
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpResponse
+from django.template.base import Template
 from django.test import Client
-from hypothesis import HealthCheck, settings
+from django.test.utils import _TestState
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import engine as _engine
 
 from leads.models import (
     Activity,
@@ -56,13 +61,26 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     derandomize=True,  # the same examples on every run: CI is reproducible
     print_blob=False,
+    # No "explain" phase: it traces every line of a failing example again, which takes minutes
+    # here; the failure carries the server's traceback instead.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
 settings.register_profile("fuzz", FUZZ)
+# Shrinking one failure may take up to 5 minutes by default, here where each example is a
+# whole request; 30 seconds still gives small examples, and the run stays short.
+_engine.MAX_SHRINKING_SECONDS = int(os.environ.get("FUZZ_SHRINK_SECONDS", "30"))
 
 # FUZZ_STATS=1 prints how often each surface answered each status, to see that validation goes deep.
-_STATS: Counter[tuple[str, int]] = Counter()
+_STATS: Counter[tuple[str, object]] = Counter()
 if os.environ.get("FUZZ_STATS"):
-    atexit.register(lambda: print("\n".join(f"{n:6} {w} {s}" for (w, s), n in sorted(_STATS.items()))))
+    atexit.register(lambda: print("\n".join(f"{n:6} {w} {s}" for (w, s), n in sorted(_STATS.items(), key=str))))
+
+
+
+def tally(what: str, outcome: object) -> None:
+    """Count an outcome for FUZZ_STATS (for surfaces that answer with something else than a status)."""
+    _STATS[(what, outcome)] += 1
+
 
 STORED = (Lead, Inquiry, Submission, Note, Activity, StageEvent, OutboundEmail)
 
@@ -90,21 +108,23 @@ SURROGATES = ["\udfff", "\ud800", "a\udc00b", "\ud83d", "\udfff" * 5]
 SAMPLES = NUL_AND_CONTROL + LINE_BREAKS + SCRIPTS + EMOJI + MARKUP + SQLISH + FORMULAS + NUMBERISH + ["", " ", "  x  "]
 
 
+@functools.cache
 def long_text() -> st.SearchStrategy[str]:
     """Strings longer than any field allows (200, 300, 2,000, 10,000, 20,000 and 50,000 are limits)."""
     return st.builds(
         lambda unit, size: (unit * size)[:size],
-        st.sampled_from(["x", "é", "日", "😀", "a\x00", "<b>", "=", "ab "]),
+        st.sampled_from(["x", "é", "日", "😀", "<b>", "=", "ab ", "\u202e"]),
         st.sampled_from([201, 255, 301, 1001, 2001, 10_001, 20_001, 50_001]),
     )
 
 
+@functools.cache  # one strategy object each: building strategies inside draws is slow
 def nasty_text(*, surrogates: bool = False) -> st.SearchStrategy[str]:
     """One value of any of the classes of bad text, or two or three of them joined."""
     atoms = [
         st.sampled_from(SAMPLES),
-        st.text(max_size=30),
-        st.text(st.characters(max_codepoint=0x1F), min_size=1, max_size=5),
+        st.text(st.characters(exclude_characters="\x00"), max_size=30),  # NUL comes from SAMPLES
+        st.text(st.characters(min_codepoint=1, max_codepoint=0x1F), min_size=1, max_size=5),
     ]
     if surrogates:
         atoms.append(st.sampled_from(SURROGATES))
@@ -123,9 +143,11 @@ NAMES = ["Ana Silva", "José Müller", "李小龍", "Zoë O'Brien-Smith", "مح�
 EMAILS = ["ana@example.org", "Ana.Silva@Example.org", "a+tag@sub.example.co.nz", "ben@example.com",
           "new.person@example.net", " spaced@example.org ", "UPPER@EXAMPLE.ORG"]
 BAD_EMAILS = ["not-an-email", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "josé@example.org", "a@münchen.de",
-              "x" * 250 + "@example.org", "<a@b.c>", "a@b.c\x00", "a@b.c\r\nBcc: x@y.z", "\"q\"@example.org"]
-PHONES = ["+1 415 555 2671", "+64 21 123 4567", "(415) 555-2671", "021 123 4567", "+44 20 7946 0958"]
-BAD_PHONES = ["12", "+", "++1 415", "phone", "+999 999", "1" * 41, "+1 415 555 2671 ext. 99999999", "٤١٥٥٥٥٢٦٧١"]
+              "x" * 250 + "@example.org", "x" * 300 + "@example.org",
+              "<a@b.c>", "a@b.c\x00", "a@b.c\r\nBcc: x@y.z", "\"q\"@example.org"]
+PHONES = ["+1 415 555 2671", "+64 21 123 4567", "+44 20 7946 0958", "+91 98765 43210"]
+BAD_PHONES = ["(415) 555-2671", "021 123 4567",
+              "12", "+", "++1 415", "phone", "+999 999", "1" * 41, "+1 415 555 2671 ext. 99999999", "٤١٥٥٥٥٢٦٧١"]
 COUNTRIES = ["US", "NZ", "GB", "DE", "IN", "BR", "IE"]
 BAD_COUNTRIES = ["XX", "us", "USA", "U", "", "ZZ", "Ü", "1"]
 ZONES = ["Pacific/Auckland", "UTC", "America/New_York", "Europe/London", "Asia/Kolkata", ""]
@@ -135,7 +157,10 @@ URLS = ["https://www.linkedin.com/in/ana", "linkedin.com/in/ana", "https://ana.e
 BAD_URLS = ["http://[::1", "javascript:alert(1)", "ftp://x", "https://", "http://exa mple.org", "//evil.example",
             "https://xn--", "http://" + "a" * 600 + ".org", "https://例え.テスト/パス", "http://1.1.1.1:99999"]
 DATES = ["2026-11-09", "2027-01-31", "2026-06-01", ""]
-BAD_DATES = ["9999-12-31", "0001-01-01", "2026-02-30", "tomorrow", "10000-01-01", "2026-13-45", "-2026-01-01",
+# The far ends of what a date field parses come first and again: a day added or a time zone
+# applied there is out of Python's range.
+FAR_DATES = ["9999-12-31", "0001-01-01", "9999-12-30", "0001-01-02"]
+BAD_DATES = [*FAR_DATES * 3, "2026-02-30", "tomorrow", "10000-01-01", "2026-13-45", "-2026-01-01",
              "2026-1-1", "20261109", "2026-11-09T25:00", "9999-12-31T23:59:59+14:00", "0000-00-00", "1900-01-01",
              "2100-12-31", "2101-01-01", "1999-12-31", " 2026-11-09 ", "２０２６-１１-０９", "2026-11-09\x00",
              "99999-01-01", "2026-11-9", "11/09/2026", "0001-01-01T00:00:00-23:59"]
@@ -203,6 +228,19 @@ ids_as_text = st.sampled_from(["0", "-1", "abc", "1.5", "9223372036854775808", "
 
 Pairs = list[tuple[str, str]]
 MUTATIONS = ("bad", "nasty", "missing", "twice", "list", "empty")
+_MUTATION = st.sampled_from(MUTATIONS)
+_RARELY = st.sampled_from([True] + [False] * 7)
+_QUARTER = st.sampled_from([True, False, False, False])
+_MODES = st.sampled_from(["good", "good", "few", "few", "few", "chaos"])
+_EXTRA_NAMES = st.one_of(st.sampled_from(["__proto__", "id", "pk", "employer_id", "is_staff", "a[b]", "name[]", "", " ",
+                                          "\x00", "csrfmiddlewaretoken"]),
+                         st.text(st.characters(exclude_characters="\x00"), max_size=12))
+
+
+def pick(draw, names: Sequence[str], most: int = 3) -> list[str]:
+    """One to ``most`` of the names (cheaper than a fresh lists(sampled_from(...)) per draw)."""
+    count = draw(st.integers(1, most))
+    return list(dict.fromkeys(names[draw(st.integers(0, len(names) - 1))] for _ in range(count)))
 
 
 @st.composite
@@ -215,14 +253,14 @@ def form_pairs(draw, fields: dict[str, tuple[st.SearchStrategy[str], st.SearchSt
     or empty. ``multi`` fields take several values; ``fixed`` pairs are always sent first.
     """
     names = list(fields)
-    mode = draw(st.sampled_from(["good", "few", "few", "few", "chaos"]))
+    mode = draw(_MODES)
     if mode == "good":
         broken: dict[str, str] = {}
     elif mode == "few":
-        chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
-        broken = {name: draw(st.sampled_from(MUTATIONS)) for name in chosen}
+        chosen = pick(draw, names)
+        broken = {name: draw(_MUTATION) for name in chosen}
     else:
-        broken = {name: draw(st.sampled_from(MUTATIONS)) for name in names if draw(st.booleans())}
+        broken = {name: draw(_MUTATION) for name in names if draw(_QUARTER)}
     multi = set(multi)
     pairs: Pairs = list(fixed)
     for name in names:
@@ -244,11 +282,8 @@ def form_pairs(draw, fields: dict[str, tuple[st.SearchStrategy[str], st.SearchSt
         else:
             values = [""]
         pairs.extend((name, value) for value in values)
-    if unknown and draw(st.integers(0, 4)) == 0:
-        extra_names = st.one_of(st.sampled_from(["__proto__", "id", "pk", "employer_id", "is_staff", "a[b]",
-                                                 "name[]", "", " ", "\x00", "csrfmiddlewaretoken"]),
-                                st.text(max_size=12))
-        pairs.extend(draw(st.lists(st.tuples(extra_names, nasty_text()), min_size=1, max_size=3)))
+    if unknown and draw(_RARELY):
+        pairs.extend(draw(st.lists(st.tuples(_EXTRA_NAMES, nasty_text()), min_size=1, max_size=3)))
     return pairs
 
 
@@ -256,7 +291,7 @@ def form_pairs(draw, fields: dict[str, tuple[st.SearchStrategy[str], st.SearchSt
 
 # How a form body travels. Weighted towards the usual two; the rest are the odd ones.
 ENCODINGS = (
-    "multipart", "multipart", "multipart", "urlencoded", "urlencoded", "urlencoded",
+    *["multipart"] * 10, *["urlencoded"] * 8,
     "urlencoded; charset=utf-8", "urlencoded; charset=UTF-8", "urlencoded; charset=\"utf-8\"",
     "urlencoded; charset=latin-1", "urlencoded; charset=iso-8859-1", "urlencoded; charset=windows-1252",
     "urlencoded; charset=utf-16", "urlencoded; charset=ascii", "urlencoded; charset=bogus-charset",
@@ -280,7 +315,9 @@ def urlencode_pairs(pairs: Pairs, codec: str = "utf-8") -> str:
 
 
 def post_form(client: Client, path: str, pairs: Pairs, encoding: str = "multipart", **extra: Any) -> HttpResponse:
-    """POST the pairs (a name may repeat) the way ``encoding`` says."""
+    """POST the pairs (a name may repeat) the way ``encoding`` says, with the CSRF token first
+    (a later csrfmiddlewaretoken among the pairs overrides it, as in a browser)."""
+    pairs = [("csrfmiddlewaretoken", CSRF_TOKEN), *pairs]
     if encoding == "multipart":
         data: dict[str, list[str]] = {}
         for key, value in pairs:
@@ -306,16 +343,33 @@ def post_form(client: Client, path: str, pairs: Pairs, encoding: str = "multipar
 
 
 @st.composite
-def query_pairs(draw, fields: dict[str, st.SearchStrategy[str]], *, unknown: bool = True) -> Pairs:
-    """A query string's parameters: each field absent, once, or repeated, in any order."""
+def query_pairs(draw, fields: dict[str, st.SearchStrategy[str] | tuple[st.SearchStrategy[str], st.SearchStrategy[str]]],
+                *, unknown: bool = True) -> Pairs:
+    """A query string's parameters, in any order: mostly each field absent or once with a good
+    value; in "few" mode one to three of them (in chaos mode any) repeated, bad or hostile.
+    A field is a strategy of good values, or a pair (good values, bad values)."""
+    names = list(fields)
+    mode = draw(_MODES)
+    if mode == "good":
+        broken: set[str] = set()
+    elif mode == "few":
+        broken = set(pick(draw, names))
+    else:
+        broken = {name for name in names if draw(_QUARTER)}
     pairs: Pairs = []
-    for name, values in fields.items():
-        count = draw(st.sampled_from([0, 0, 0, 1, 1, 2]))
-        pairs.extend((name, draw(st.one_of(values, values, values, nasty_text(surrogates=True))))
-                     for _ in range(count))
-    if unknown and draw(st.integers(0, 5)) == 0:
+    for name, spec in fields.items():
+        good, bad = spec if isinstance(spec, tuple) else (spec, nasty_text(surrogates=True))
+        if name not in broken:
+            pairs.extend((name, draw(good)) for _ in range(draw(_ONCE_OR_NOT)))
+            continue
+        count = draw(st.sampled_from([1, 1, 2, 3]))
+        pairs.extend((name, draw(st.one_of(good, bad, bad, nasty_text(surrogates=True)))) for _ in range(count))
+    if unknown and mode != "good" and draw(_RARELY):
         pairs.append((draw(st.text(max_size=10)), draw(nasty_text())))
     return draw(st.permutations(pairs))
+
+
+_ONCE_OR_NOT = st.sampled_from([0, 0, 1])
 
 
 def with_query(path: str, pairs: Pairs) -> str:
@@ -408,8 +462,13 @@ def check(send: Callable[[], HttpResponse], *, what: str, refused: Callable[[Htt
     more checks on an accepted answer, before the rollback."""
     models = list(models)
     with example(models) as before:
-        response = send()
-        _STATS[(what.split(" (")[0][:60], response.status_code)] += 1
+        try:
+            response = send()
+        except Exception as exc:
+            # Out of the handler itself (an error page that fails too): the server's own 500.
+            detail = "".join(traceback.format_exception(exc))
+            raise ServerError(f"{what}: the request raised out of Django's handler:\n{detail}") from exc
+        _STATS[(what.split(" (")[0].split("?")[0][:60], response.status_code)] += 1
         assert_no_server_error(response, what)
         read_all(response, what)
         if refused(response):
@@ -445,5 +504,47 @@ def quiet_logs() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+@contextmanager
+def uninstrumented_templates() -> Iterator[None]:
+    """Templates rendered without the test runner's instrumentation, which sends a signal for
+    every template (each <option> of a select is one) and the client keeps a copy of every
+    context: a tenth of the time of a page with long selects. Responses have no ``context``."""
+    state = getattr(_TestState, "saved_data", None)
+    original = getattr(state, "template_render", None)
+    if original is None:
+        yield
+        return
+    instrumented = Template._render
+    Template._render = original
+    try:
+        yield
+    finally:
+        Template._render = instrumented
+
+
+@contextmanager
+def fuzzing() -> Iterator[None]:
+    """What every fuzz test runs inside: quiet logs, plain template rendering."""
+    with quiet_logs(), uninstrumented_templates():
+        yield
+
+
+# The CSRF secret in the cookie, sent back as the form's token: the middleware checks it, so
+# requests take the path a browser's do (the CSRF check is what reads the body first).
+CSRF_TOKEN = "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"
+
+
 def fresh_client(**kwargs: Any) -> Client:
-    return Client(raise_request_exception=False, **kwargs)
+    """A client that gets the 500 a person would see (not the exception) and has CSRF checks on."""
+    client = Client(raise_request_exception=False, enforce_csrf_checks=True, **kwargs)
+    reset_cookies(client)
+    return client
+
+
+def reset_cookies(client: Client, *, keep_session: bool = False) -> None:
+    """Forget what the previous example left (messages, a login), keep the CSRF cookie."""
+    session = client.cookies.get(settings_module.SESSION_COOKIE_NAME)
+    client.cookies.clear()
+    client.cookies[settings_module.CSRF_COOKIE_NAME] = CSRF_TOKEN
+    if keep_session and session is not None:
+        client.cookies[settings_module.SESSION_COOKIE_NAME] = session.value

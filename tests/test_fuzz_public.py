@@ -16,13 +16,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leads.emails import unsubscribe_token
 from leads.forms import started_token
 from leads.models import Submission
-from leads.services.privacy import my_data_token
 from leads.services.submissions import submission_process
+from leads.tokens import Purpose, token_make
 from tests.factories import LeadFactory, OpeningFactory
 from tests.fuzz import (
+    BAD_EMAILS,
+    CSRF_TOKEN,
     FUZZ,
     NEXTS,
     PROFILE_FIELDS,
@@ -30,11 +31,12 @@ from tests.fuzz import (
     encodings,
     form_pairs,
     fresh_client,
+    fuzzing,
     nasty_text,
     post_form,
     query_pairs,
-    quiet_logs,
     refused_form,
+    reset_cookies,
     with_query,
 )
 
@@ -46,7 +48,7 @@ def _fuzz_settings(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.RELOCATE_SPOOL_DIR = str(tmp_path / "spool")
     cache.clear()
-    with quiet_logs():
+    with fuzzing():
         yield
     cache.clear()
 
@@ -85,14 +87,14 @@ def test_public_form_post(cast):
     opening = OpeningFactory(employer=cast.employer, title="Backend Engineer")
     closed = OpeningFactory(employer=cast.employer, title="Closed", status="closed")
     other = OpeningFactory(employer=cast.other_employer, title="Elsewhere")
-    token = started_token()
     client = fresh_client()
-    stand_ins = {"OPENING": str(opening.pk), "CLOSED": str(closed.pk), "OTHER": str(other.pk), "TOKEN": token}
+    stand_ins = {"OPENING": str(opening.pk), "CLOSED": str(closed.pk), "OTHER": str(other.pk)}
 
     def real(value: str) -> str:
         for marker, actual in stand_ins.items():
             value = value.replace(marker, actual)
-        return value
+        # A served form is sent once: each example has a form of its own.
+        return value.replace("TOKEN", started_token())
 
     @FUZZ
     @given(
@@ -106,7 +108,7 @@ def test_public_form_post(cast):
     def run(pairs, encoding, cv, slug, extra):
         pairs = [(name, real(value)) for name, value in pairs]
         path = f"/apply/{slug}/"
-        client.cookies.clear()
+        reset_cookies(client)
 
         def send():
             if cv is not None and encoding == "multipart":
@@ -114,6 +116,7 @@ def test_public_form_post(cast):
                 for key, value in pairs:
                     data.setdefault(key.encode("utf-8", "surrogatepass").decode("utf-8", "replace"), []).append(
                         value.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+                data["csrfmiddlewaretoken"] = CSRF_TOKEN
                 data["cv"] = SimpleUploadedFile(cv[0].replace("\x00", ""), cv[1])
                 return client.post(path, data, **extra)
             return post_form(client, path, pairs, encoding, **extra)
@@ -132,26 +135,9 @@ def test_public_form_post(cast):
     run()
 
 
-def test_public_form_get(cast):
-    client = fresh_client()
-    utm = {name: st.sampled_from(["newsletter", "x" * 200, "\"><script>"])
-           for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")}
-
-    @FUZZ
-    @given(pairs=query_pairs(utm),
-           slug=st.sampled_from(["kiwi-ledger", "kiwi-ledger", "nobody-here", "KIWI-LEDGER", "kiwi_ledger"]),
-           page=st.sampled_from(["", "", "thanks/", "logo/"]),
-           method=st.sampled_from(["GET", "GET", "GET", "HEAD", "PUT", "DELETE", "OPTIONS"]))
-    def run(pairs, slug, page, method):
-        path = with_query(f"/apply/{slug}/{page}", pairs)
-        check(lambda: client.generic(method, path), what=f"{method} {path[:200]}",
-              refused=lambda r: r.status_code >= 400)
-
-    run()
-
-
 LOGIN_FIELDS = {
-    "username": (st.sampled_from(["owner", "teammate", "OWNER", "nobody"]), st.sampled_from(["", "owner\x00"])),
+    "username": (st.sampled_from(["owner", "teammate", "OWNER", "nobody"]),
+                 st.sampled_from(["", "owner\x00", "x" * 151, "x" * 300, "owner" * 60])),
     "password": (st.sampled_from(["relocate-test", "wrong"]), st.sampled_from(["", "x" * 5000])),
     "next": (st.sampled_from(NEXTS), st.sampled_from(NEXTS)),
 }
@@ -165,55 +151,70 @@ def test_login_pages_post(cast):
            path=st.sampled_from(["/accounts/login/", "/admin/login/"]),
            query=st.sampled_from(["", "?next=foo", "?next=//evil.example", "?next=%00", "?next=/leads/%ff"]))
     def run(pairs, encoding, path, query):
-        client.cookies.clear()
+        reset_cookies(client)
         check(lambda: post_form(client, path + query, pairs, encoding), what=f"POST {path}{query} ({encoding})",
               refused=refused_form)
 
     run()
 
 
-def test_email_link_pages(cast):
+CSP_BODIES = st.one_of(
+    st.binary(max_size=100), nasty_text(surrogates=True).map(lambda s: s.encode("utf-8", "surrogatepass")),
+    st.sampled_from([b'{"csp-report": {"violated-directive": "script-src", "blocked-uri": "inline"}}', b"[]", b"null",
+                     b'{"csp-report": []}', b'{"csp-report": "x"}', b"{" * 5000, b'{"csp-report": {"document-uri": 1}}',
+                     b'{"csp-report": {"blocked-uri": 1e999}}', b'{"csp-report": {"document-uri": "\\udfff"}}']))
+UTM = {name: st.sampled_from(["newsletter", "x" * 200, "\"><script>", ""])
+       for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")}
+
+
+def test_public_pages(cast, settings):
+    """The rest of what needs no login: the form page and its thank-you page, logo and stylesheet
+    (any method, any query string), the links in emails (unsubscribe, still interested, my data,
+    and asking for a fresh my-data link), and the CSP report endpoint."""
+    settings.RELOCATE_TOKEN_PAGE_RATE = 10**9
     lead = LeadFactory(employer=cast.employer, email="linked@example.org")
-    tokens = {"UNSUB": unsubscribe_token(lead.pk), "MYDATA": my_data_token(lead.pk)}
+    tokens = {"UNSUB": token_make(Purpose.UNSUBSCRIBE, lead.pk), "MYDATA": token_make(Purpose.MY_DATA, lead.pk),
+              "STILL": token_make(Purpose.STILL_INTERESTED, lead.pk)}
     client = fresh_client()
+    link_tokens = st.one_of(
+        st.sampled_from(["UNSUB", "MYDATA", "STILL"] * 3 + ["x", "1:abc", "UNSUB:extra", "MYDATA" + "x", "%00",
+                                                           "%ff%fe", "..%2f..", "1" * 500, "STILL%0a"]),
+        st.text(st.characters(codec="ascii", exclude_characters="/?#%"), min_size=1, max_size=30))
+    link_fields = {"confirm": (st.just("erase"), st.sampled_from(["", "ERASE", "erase\x00"])),
+                   "List-Unsubscribe": (st.just("One-Click"), st.sampled_from(["", "one-click"])),
+                   "email": (st.sampled_from(["linked@example.org", "nobody@example.org"]),
+                             st.sampled_from(BAD_EMAILS))}
 
     @FUZZ
     @given(
-        page=st.sampled_from(["unsubscribe", "still-interested", "my-data"]),
-        token=st.one_of(st.sampled_from(["UNSUB", "MYDATA", "UNSUB", "MYDATA", "x", "1:abc", "UNSUB:extra",
-                                         "%00", "%ff%fe", "..%2f..", "1" * 500]), st.text(
-            st.characters(codec="ascii", exclude_characters="/?#%"), min_size=1, max_size=30)),
-        method=st.sampled_from(["GET", "POST", "POST", "PUT"]),
-        pairs=form_pairs({"confirm": (st.just("erase"), st.sampled_from(["", "ERASE", "erase\x00"])),
-                          "List-Unsubscribe": (st.just("One-Click"), st.sampled_from(["", "one-click"]))}),
-        encoding=encodings,
+        surface=st.sampled_from(["page"] * 4 + ["link"] * 4 + ["csp"]),
+        method=st.sampled_from(["GET", "GET", "POST", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"]),
+        slug=st.sampled_from(["kiwi-ledger", "kiwi-ledger", "nobody-here", "KIWI-LEDGER", "kiwi_ledger"]),
+        page=st.sampled_from(["", "", "thanks/", "logo/", "brand.css"]),
+        link=st.sampled_from(["unsubscribe/TOKEN/", "still-interested/TOKEN/", "my-data/TOKEN/", "my-data/"]),
+        token=link_tokens, query=query_pairs(UTM), pairs=form_pairs(link_fields), encoding=encodings,
+        csp_body=CSP_BODIES,
+        csp_type=st.sampled_from(["application/csp-report", "application/json", "text/plain",
+                                  "application/json; charset=latin-1", "application/reports+json"]),
     )
-    def run(page, token, method, pairs, encoding):
-        for marker, actual in tokens.items():
-            token = token.replace(marker, actual)
-        path = f"/{page}/{token}/"
-        client.cookies.clear()
-        if method == "POST":
-            check(lambda: post_form(client, path, pairs, encoding), what=f"POST {path} ({encoding})",
-                  refused=lambda r: r.status_code >= 400)
+    def run(surface, method, slug, page, link, token, query, pairs, encoding, csp_body, csp_type):
+        reset_cookies(client)
+        if surface == "csp":
+            method, path = "POST", "/csp-report/"
+        elif surface == "page":
+            path = with_query(f"/apply/{slug}/{page}", query)
         else:
-            check(lambda: client.generic(method, path), what=f"{method} {path}", refused=lambda r: r.status_code >= 400)
+            for marker, actual in tokens.items():
+                token = token.replace(marker, actual)
+            path = "/" + link.replace("TOKEN", token)
 
-    run()
+        def send():
+            if surface == "csp":
+                return client.generic("POST", path, csp_body, content_type=csp_type)
+            if method == "POST":
+                return post_form(client, path, pairs, encoding)
+            return client.generic(method, path)
 
-
-def test_csp_report_endpoint(cast):
-    client = fresh_client()
-
-    @FUZZ
-    @given(body=st.one_of(st.binary(max_size=100), nasty_text(surrogates=True).map(
-        lambda s: s.encode("utf-8", "surrogatepass")), st.sampled_from([
-            b'{"csp-report": {"violated-directive": "script-src", "blocked-uri": "inline"}}', b"[]", b"null",
-            b'{"csp-report": []}', b'{"csp-report": "x"}', b"{" * 5000, b'{"csp-report": {"blocked-uri": 1e999}}'])),
-           content_type=st.sampled_from(["application/csp-report", "application/json", "text/plain",
-                                         "application/json; charset=latin-1"]))
-    def run(body, content_type):
-        check(lambda: client.generic("POST", "/csp-report/", body, content_type=content_type),
-              what="POST /csp-report/", refused=lambda r: r.status_code >= 400)
+        check(send, what=f"{method} {path[:300]} ({encoding})", refused=lambda r: r.status_code >= 400)
 
     run()

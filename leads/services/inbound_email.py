@@ -78,7 +78,9 @@ def email_parse(raw: bytes) -> ParsedEmail:
 
 # The email package is lenient, and what still breaks it comes out as one of these (its
 # header parser raises IndexError or AttributeError on some malformed address lists).
-_STDLIB_PARSE_ERRORS = (ValueError, TypeError, LookupError, IndexError, AttributeError, email.errors.MessageError)
+# A header of thousands of nested comments or groups exhausts its recursive parser: RecursionError.
+_STDLIB_PARSE_ERRORS = (ValueError, TypeError, LookupError, IndexError, AttributeError, RecursionError,
+                        email.errors.MessageError)
 
 
 def _parse(message: EmailMessage) -> ParsedEmail:

@@ -57,6 +57,8 @@ _KEPT_ON_REPEAT: frozenset[str] = frozenset(
     {"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"}
 )
 _MAX_DUPLICATE_FLAGS = 10
+_EMAIL_MAX = Lead._meta.get_field("email").max_length
+_NAME_MAX = Lead._meta.get_field("name").max_length
 # A deadlock or serialization failure rolls the whole intake back; it is run again this many
 # times in all before the error reaches the caller (the intake worker then keeps the
 # submission pending).
@@ -112,7 +114,7 @@ def inquiry_receive(
     _refuse_unstorable({"name": name, "subject": subject, "body": body, "email": email, **(fields or {})})
     profile = clean_profile(employer, fields or {})
     email = clean_email(email)
-    name = " ".join((name or "").split())[:200]
+    name = " ".join((name or "").split())[:_NAME_MAX]
     countries = clean_countries(citizenships)
     if owner is not None and not _is_member(owner, employer):
         raise ValidationError({"owner": "The owner must be a member of this employer."})
@@ -235,9 +237,12 @@ def is_transient(exc: BaseException) -> bool:
 
 def clean_email(value: str) -> str:
     try:
-        return normalise_email(value)
+        email = normalise_email(value)
     except ValidationError as exc:
         raise ValidationError({"email": "Enter a valid email address."}) from exc
+    if len(email) > _EMAIL_MAX:
+        raise ValidationError({"email": f"An email address has at most {_EMAIL_MAX} characters."})
+    return email
 
 
 def clean_countries(codes: Iterable[str]) -> list[str]:
@@ -311,7 +316,7 @@ def _lock_or_create_lead(
     lead = Lead(
         employer=employer,
         email=email,
-        name=name or email.split("@")[0],
+        name=name or email.split("@")[0][:_NAME_MAX],
         source=channel,
         owner=owner,
         created_at=received_at,
