@@ -157,7 +157,10 @@ def test_bad_filter_values_never_fail(client, cast, query):
 def test_far_dates_are_a_form_error_and_a_nul_is_400(client, cast, path):
     LeadFactory(employer=cast.employer)
     client.force_login(cast.teammate)
-    assert client.get(f"{path}?created_to=9999-12-31").status_code < 500
+    far = client.get(f"{path}?created_to=9999-12-31")
+    assert far.status_code == 200
+    if not far.streaming:  # the list and the board show the error; the export ignores the filter
+        assert "Enter a date between 1900 and 2199" in far.content.decode()
     response = client.get(f"{path}?q=%00")
     assert response.status_code == 400 and "NUL character" in response.content.decode()
 

@@ -8,7 +8,6 @@ an opening drops it (``public_page_forget``), so a change shows on the next requ
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -47,21 +46,12 @@ class PublicEmployer:
     openings: tuple[tuple[int, str], ...]
 
     @property
-    def id(self) -> int:
-        return self.pk
-
-    @property
     def destination_country(self) -> Country:
         return Country(self.destination_code)
 
     @property
     def logo(self) -> bool:
         return self.has_logo
-
-    @property
-    def version(self) -> str:
-        """Changes whenever anything the form shows changes."""
-        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
 
 
 def _load(slug: str) -> PublicEmployer | None:

@@ -471,7 +471,8 @@ def _storable(text: str) -> bool:
     return True
 
 
-def _safe_text(value: str) -> str:
+def safe_text(value: str) -> str:
+    """Text any database holds: NUL and lone surrogates become U+FFFD."""
     return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
@@ -480,19 +481,19 @@ def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
     surrogate: both are replaced by U+FFFD)."""
     result: dict[str, Any] = {}
     for key, value in data.items():
-        key = _safe_text(str(key))
+        key = safe_text(str(key))
         if isinstance(value, str):
-            result[key] = _safe_text(value)
+            result[key] = safe_text(value)
         elif isinstance(value, int | float | bool) or value is None:
             result[key] = value
         elif isinstance(value, list | tuple):
-            result[key] = [_safe_text(str(v)) for v in value]
+            result[key] = [safe_text(str(v)) for v in value]
         else:
-            result[key] = _safe_text(str(value))
+            result[key] = safe_text(str(value))
     return result
 
 
 __all__ = [
     "PROFILE_FIELDS", "IntakeResult", "SubmissionAlreadyProcessed", "check_profile", "clean_countries", "clean_email",
-    "clean_profile", "inquiry_receive", "is_transient",
+    "clean_profile", "inquiry_receive", "is_transient", "safe_text",
 ]

@@ -126,8 +126,9 @@ def spool_set_aside(where: str, payload: dict[str, Any]) -> None:
     """A payload the database refuses for good: kept under bad/ (or in Redis's set-aside
     hash) for a person to look at; never deleted."""
     text = json.dumps(payload, separators=(",", ":"))
-    if where == "redis" and _redis() is not None:
-        _redis().hset(_key() + ":set-aside", str(payload.get("id")), text)
+    client = _redis() if where == "redis" else None
+    if client is not None:
+        client.hset(_key() + ":set-aside", str(payload.get("id")), text)
         return
     _write_file(spool_directory() / "bad", str(payload.get("id")), text)
 

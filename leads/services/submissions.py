@@ -30,7 +30,7 @@ from django.utils.dateparse import parse_datetime
 
 from leads.models import Lead, Opening, Source, Submission
 from leads.services import spool
-from leads.services.intake import SubmissionAlreadyProcessed, inquiry_receive, is_transient
+from leads.services.intake import SubmissionAlreadyProcessed, inquiry_receive, is_transient, safe_text
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
 
 def _without_nul(value: Any) -> Any:
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return safe_text(value)
     if isinstance(value, list):
         return [_without_nul(v) for v in value]
     if isinstance(value, dict):
