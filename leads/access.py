@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TypeVar
 
 from django.db import models
-from django.http import Http404
 
 from leads.models import Membership
 
@@ -38,11 +37,4 @@ def scope(queryset: models.QuerySet[M], user) -> models.QuerySet[M]:
         return queryset
     return queryset.filter(**{f"{tenant_path(queryset.model)}__in": employer_ids(user)})
 
-
-def get_for_user_or_404(queryset: models.QuerySet[M], user, **lookup) -> M:
-    """One object of the user's employers; any other answers 404, never 403."""
-    try:
-        return scope(queryset, user).get(**lookup)
-    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404("No such object.") from exc
 

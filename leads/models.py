@@ -96,6 +96,14 @@ single_line = RegexValidator(r"^[^\x00-\x1f\x7f]*$", "Use one line of text, with
 weekday_list = RegexValidator(r"^[0-6](,[0-6])*$", "Enter weekdays as numbers 0 (Monday) to 6, separated by commas.")
 
 
+class LegalBasis(models.TextChoices):
+    """Why the employer may hold a person's data and email them. Without one nothing is sent."""
+
+    CONSENT = "consent", "Consent given on a form"
+    CONSENT_IN_PERSON = "consent_in_person", "Consent given in person"
+    LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest (they asked us)"
+
+
 class Employer(models.Model):
     """The tenant: every lead, opening, template and email belongs to exactly one employer."""
 
@@ -296,6 +304,10 @@ class Lead(models.Model):
     )
     # Consent and follow-ups
     privacy_accepted_at = models.DateTimeField(null=True, blank=True)
+    legal_basis = models.CharField(
+        max_length=24, choices=LegalBasis.choices, blank=True,
+        help_text="Why we may hold and email this person; without one nothing is sent to them.",
+    )
     marketing_opt_in = models.BooleanField(default=False)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     followups_paused = models.BooleanField(default=False)
@@ -421,11 +433,20 @@ class Inquiry(models.Model):
     is_repeat = models.BooleanField(default=False)
     raw_fields = models.JSONField(default=dict, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    # The SHA-256 of an imported CSV row: one inquiry per row and employer, however often (or
+    # however concurrently) the file is imported.
+    import_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "inquiries"
         ordering = ["-received_at", "-id"]
-        constraints = [models.CheckConstraint(condition=Q(channel__in=Source.values), name="inquiry_channel_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(channel__in=Source.values), name="inquiry_channel_valid"),
+            models.UniqueConstraint(
+                fields=["employer", "import_fingerprint"], condition=~Q(import_fingerprint=""),
+                name="inquiry_unique_import_row",
+            ),
+        ]
         indexes = [
             models.Index(fields=["employer", "received_at"], name="inquiry_emp_received"),
             models.Index(fields=["employer", "country", "received_at"], name="inquiry_emp_country"),
@@ -578,6 +599,49 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+
+class ProfileChange(models.Model):
+    """A value of a lead's profile that a repeat inquiry changed, or proposes to change.
+
+    Applied changes keep the old value, so a recruiter can restore it; contact details from an
+    unverified repeat inquiry never replace the recruiter's: they wait here as a proposal.
+    """
+
+    TENANT_PATH = "lead__employer_id"
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        RESTORED = "restored", "Old value restored"
+        PROPOSED = "proposed", "Proposed"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="profile_changes")
+    inquiry = models.ForeignKey(Inquiry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    field = models.CharField(max_length=64)
+    # As JSON: text, numbers, booleans, dates as ISO strings, the opening as its id.
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["applied", "restored", "proposed", "accepted", "declined"]),
+                name="profile_change_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["lead", "-at"], name="profile_change_lead")]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old_value!r} → {self.new_value!r} ({self.get_status_display()})"
 
 
 class EmailTemplate(models.Model):
@@ -761,6 +825,45 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class ImportJob(models.Model):
+    """A CSV import run by a Celery task; its counters are the progress bar in admin."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=300)
+    file_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    joined = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    # [{"row": 12, "field": "phone", "message": "..."}]
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="import_job_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()}, {self.rows_done}/{self.rows_total})"
 
 
 class UserPreference(models.Model):

@@ -27,6 +27,7 @@ urlpatterns = [
     path("leads/<int:pk>/followups/", leads.lead_followups, name="lead_followups"),
     path("leads/<int:pk>/edit/", leads.lead_edit, name="lead_edit"),
     path("leads/<int:pk>/cv/", leads.lead_cv, name="lead_cv"),
+    path("leads/<int:pk>/changes/<int:change_pk>/", leads.lead_profile_change, name="lead_profile_change"),
     path("leads/<int:pk>/merge/<int:other_pk>/", merge.lead_merge_view, name="lead_merge"),
     path("leads/<int:pk>/not-duplicate/<int:other_pk>/", merge.duplicates_dismiss_view, name="lead_not_duplicate"),
 ]

@@ -65,6 +65,7 @@ class LeadFactory(factory.django.DjangoModelFactory):
     name = factory.Faker("name")
     email = factory.Sequence(lambda n: f"lead{n}@example.org")
     current_country = "US"
+    legal_basis = models.LegalBasis.CONSENT
 
 
 class InquiryFactory(factory.django.DjangoModelFactory):

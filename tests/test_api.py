@@ -125,8 +125,19 @@ def test_a_repeat_email_joins_the_lead(client, cast, key):
     assert second.json()["created"] is False and second.json()["lead"] == first["lead"]
     assert Lead.objects.count() == 1
     assert Lead.objects.get().move_timeline == "now"
-    assert acknowledgements(second.json()["inquiry"]) == 1
-    assert OutboundEmail.objects.filter(kind=OutboundKind.ACKNOWLEDGEMENT).count() == 2
+    # Neither body gave a legal basis (no privacy_accepted, no legal_basis): nothing is sent.
+    assert OutboundEmail.objects.filter(kind=OutboundKind.ACKNOWLEDGEMENT).count() == 0
+
+
+def test_a_legal_basis_in_the_body_lets_the_acknowledgement_go_once_a_day(client, cast, key):
+    first = post(client, key[1], {"email": "ana@example.org", "name": "Ana", "legal_basis": "legitimate_interest"})
+    assert first.status_code == 201
+    assert Lead.objects.get().legal_basis == "legitimate_interest"
+    assert acknowledgements(first.json()["inquiry"]) == 1
+    post(client, key[1], {"email": "ana@example.org", "legal_basis": "legitimate_interest"})
+    assert OutboundEmail.objects.filter(kind=OutboundKind.ACKNOWLEDGEMENT).count() == 1
+    refused = post(client, key[1], {"email": "bo@example.org", "legal_basis": "because"})
+    assert refused.status_code == 400 and "legal_basis" in refused.json()["errors"]
 
 
 def test_only_email_is_needed_and_a_default_subject_names_the_key(client, cast, key):

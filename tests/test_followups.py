@@ -13,11 +13,11 @@ from django.core import mail
 from leads.emails import unsubscribe_token
 from leads.models import ActivityKind, Lead, OutboundEmail, OutboundKind, OutboundStatus, SequenceStep, Stage
 from leads.sendwindow import next_send_time
-from leads.services.activity import activity_log
 from leads.services.followups import followups_pause, followups_resume
 from leads.services.intake import inquiry_receive
 from leads.services.outbox import outbox_claim_due, outbox_claim_one, outbox_deliver, outbox_recover_stuck
 from leads.services.pipeline import lead_move_stage
+from leads.services.timeline import activity_log
 from leads.tasks import dispatch_due_emails, send_outbound_email
 from tests.factories import ClosedReasonFactory, EmailTemplateFactory, SequenceFactory
 
@@ -46,6 +46,7 @@ def sequence(cast):
 
 
 def receive(cast, email="ana@example.org", country="US", **kwargs):
+    kwargs.setdefault("privacy_accepted", True)  # the web form requires it
     return inquiry_receive(employer=cast.employer, channel="web_form", email=email, name="Ana Silva",
                            fields={"current_country": country}, **kwargs)
 
@@ -71,9 +72,12 @@ def test_intake_queues_ack_sequence_and_owner_notification(cast, sequence):
     assert "Ana Silva" in note.subject
 
 
-def test_repeat_inquiry_acknowledges_again_but_never_requeues_the_sequence(cast, sequence):
+def test_repeat_inquiry_acknowledges_once_a_day_and_never_requeues_the_sequence(cast, sequence):
     with time_machine.travel(MONDAY, tick=False):
         lead = receive(cast).lead
+        receive(cast)  # the same afternoon: the first acknowledgement answers both
+    assert OutboundEmail.objects.filter(lead=lead, kind=OutboundKind.ACKNOWLEDGEMENT).count() == 1
+    with time_machine.travel(MONDAY + dt.timedelta(hours=25), tick=False):
         receive(cast)
     assert OutboundEmail.objects.filter(lead=lead, kind=OutboundKind.ACKNOWLEDGEMENT).count() == 2
     assert len(rows(lead)) == 3
@@ -363,7 +367,7 @@ def test_old_imported_inquiry_starts_its_sequence_now(cast, sequence):
     a_year_ago = MONDAY - dt.timedelta(days=365)
     with time_machine.travel(MONDAY, tick=False):
         lead = inquiry_receive(employer=cast.employer, channel="import", email="old@example.org", name="Old Lead",
-                               received_at=a_year_ago).lead
+                               received_at=a_year_ago, legal_basis="legitimate_interest").lead
     assert [r.scheduled_at for r in rows(lead)] == [MONDAY + dt.timedelta(days=d) for d in (2, 7, 17)]
 
 

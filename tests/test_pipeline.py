@@ -11,9 +11,9 @@ import time_machine
 from django.db import connections
 
 from leads.models import Activity, ActivityKind, Lead, Stage, StageEvent
-from leads.services.activity import activity_log, note_add
 from leads.services.intake import inquiry_receive
 from leads.services.pipeline import StageMoveError, lead_move_stage, needs_reason
+from leads.services.timeline import activity_log, note_add
 from tests.factories import ClosedReasonFactory, EmployerFactory
 
 START = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)

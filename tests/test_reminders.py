@@ -22,7 +22,7 @@ AUCKLAND_8AM = dt.datetime(2026, 11, 1, 19, 0, tzinfo=dt.UTC)
 def receive(cast, email: str, at: dt.datetime, country: str = "US"):
     with time_machine.travel(at, tick=False):
         return inquiry_receive(employer=cast.employer, channel="web_form", email=email, name="Lee Park",
-                               fields={"current_country": country}).lead
+                               fields={"current_country": country}, privacy_accepted=True).lead
 
 
 def test_digest_lists_overdue_leads_at_8_local_and_only_once(cast):

@@ -11,7 +11,8 @@ from leads.services.intake import inquiry_receive
 
 @pytest.fixture
 def lead(cast):
-    return inquiry_receive(employer=cast.employer, channel="web_form", email="ana@example.org", name="Ana").lead
+    return inquiry_receive(employer=cast.employer, channel="web_form", email="ana@example.org", name="Ana",
+                          privacy_accepted=True).lead
 
 
 def url(lead_id) -> str:

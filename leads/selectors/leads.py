@@ -27,6 +27,7 @@ from leads.models import (
     Note,
     OutboundEmail,
     PossibleDuplicate,
+    ProfileChange,
     Skill,
     StageEvent,
 )
@@ -208,16 +209,16 @@ class TimelineEntry:
     obj: Any
 
 
-def lead_for_page(employer_ids: list[int], pk: int) -> Lead | None:
-    return (
-        Lead.objects.filter(employer_id__in=employer_ids, pk=pk)
-        .select_related("employer", "owner", "opening", "closed_reason")
-        .prefetch_related(
-            Prefetch("citizenships", queryset=Citizenship.objects.order_by("country")),
-            "skills",
-        )
-        .first()
+def lead_page_queryset(queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+    """What the lead page shows of the lead itself, in one query and two prefetches."""
+    return queryset.select_related("employer", "owner", "opening", "closed_reason").prefetch_related(
+        Prefetch("citizenships", queryset=Citizenship.objects.order_by("country")), "skills",
     )
+
+
+def lead_profile_changes(lead: Lead, *, cap: int = 20) -> list[ProfileChange]:
+    """What repeat inquiries changed (restorable) or proposed (to accept), newest first."""
+    return list(ProfileChange.objects.filter(lead=lead).order_by("-at", "-pk")[:cap])
 
 
 def lead_timeline(lead: Lead, *, cap: int = TIMELINE_CAP) -> list[TimelineEntry]:

@@ -32,7 +32,7 @@ def leads_bulk_assign(*, leads: QuerySet[Lead], owner, by) -> BulkResult:
         if any(row.employer_id not in allowed for row in rows):
             raise ValidationError({"owner": "The owner must be a member of every selected lead's employer."})
     summary = (f"Assigned to {display_name(owner)}" if owner else "Unassigned") + f" by {display_name(by)} (bulk)"
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         Lead.objects.filter(pk__in=[row.pk for row in rows]).update(owner=owner)
         Activity.objects.bulk_create(
             [Activity(lead_id=row.pk, kind=ActivityKind.SYSTEM, actor=by, summary=summary) for row in rows]

@@ -27,12 +27,25 @@ from leads.services.activity import activity_record
 from leads.services.outbox import FOLLOWUP_KINDS, email_queue
 
 PAUSED_REASON = "follow-ups paused"
+NO_BASIS_REASON = "no legal basis is recorded for this lead"
+# One acknowledgement per lead in this time: a person who writes twice in an afternoon (or a
+# recruiter who adds the same person twice) gets one.
+ACKNOWLEDGEMENT_WINDOW = dt.timedelta(hours=24)
 
 
 def followups_on_inquiry(*, lead: Lead, inquiry: Inquiry, created: bool) -> None:
-    """Inside the intake transaction: the acknowledgement at once, the sequence for a new lead,
-    and a note to the owner."""
+    """Inside the intake transaction (the lead's row is locked): the acknowledgement at once and
+    the sequence for a new lead; nothing to a lead without a legal basis."""
     employer = lead.employer
+    if not lead.legal_basis:
+        activity_record(lead=lead, kind=ActivityKind.SYSTEM, at=inquiry.received_at, touch=False,
+                        summary="Nothing sent: no legal basis is recorded for this lead")
+        return
+    if not created and OutboundEmail.objects.filter(
+        lead=lead, kind=OutboundKind.ACKNOWLEDGEMENT,
+        scheduled_at__gte=inquiry.received_at - ACKNOWLEDGEMENT_WINDOW,
+    ).exclude(status=OutboundStatus.CANCELLED).exists():
+        return
     email_queue(
         employer=employer, kind=OutboundKind.ACKNOWLEDGEMENT, unique_key=f"inquiry:{inquiry.pk}:ack",
         lead=lead, to_email=lead.email, template=_acknowledgement_template(employer.pk),
@@ -107,7 +120,7 @@ def followups_after_move(*, lead: Lead) -> None:
 
 
 def followups_pause(*, lead: Lead, by) -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if not Lead.objects.filter(pk=lead.pk, followups_paused=False).update(followups_paused=True):
             return
         lead.followups_paused = True
@@ -118,7 +131,7 @@ def followups_pause(*, lead: Lead, by) -> None:
 def followups_resume(*, lead: Lead, by) -> int:
     """Schedule again what the pause cancelled; what was sent stays sent. Returns rows resumed."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if not Lead.objects.filter(pk=lead.pk, followups_paused=True).update(followups_paused=False):
             return 0
         lead.followups_paused = False
@@ -137,7 +150,7 @@ def followups_resume(*, lead: Lead, by) -> int:
 def lead_unsubscribe(*, lead: Lead, how: str = "unsubscribe link") -> bool:
     """The person asked to stop: nothing more goes to them. False when already unsubscribed."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if not Lead.objects.filter(pk=lead.pk, unsubscribed_at__isnull=True).update(
             unsubscribed_at=now, marketing_opt_in=False
         ):

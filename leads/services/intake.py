@@ -22,15 +22,18 @@ from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from leads import profile
 from leads.models import (
     ActivityKind,
     Citizenship,
     Employer,
     Inquiry,
     Lead,
+    LegalBasis,
     Membership,
     Opening,
     PossibleDuplicate,
+    ProfileChange,
     Role,
     Skill,
     Source,
@@ -39,23 +42,14 @@ from leads.models import (
     Submission,
     display_name,
 )
-from leads.normalise import normalise_email, normalise_phone, normalise_profile_url
+from leads.normalise import normalise_email
+from leads.profile import Repeat
 from leads.services.activity import activity_record
 from leads.services.followups import followups_cancel, followups_on_inquiry, owner_notify_assigned
 from leads.timezones import zone_name_for_country
 
-# The lead fields an inquiry may set. A value of None or "" means "not given".
-PROFILE_FIELDS: frozenset[str] = frozenset({
-    "phone", "current_country", "current_city", "time_zone", "profile_url", "opening",
-    "role_of_interest", "years_experience", "needs_sponsorship", "visa_pathway",
-    "earliest_move_date", "move_timeline", "relocating_with", "dependants",
-    "partner_needs_work_rights", "credentials_to_recognise", "motivation", "cv",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "marketing_opt_in",
-})
-# Fields a repeat inquiry leaves alone: who the person is and how they first arrived.
-_KEPT_ON_REPEAT: frozenset[str] = frozenset(
-    {"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"}
-)
+# The lead fields an inquiry may set (leads/profile.py). A value of None or "" means "not given".
+PROFILE_FIELDS: frozenset[str] = profile.INQUIRY_FIELDS
 _MAX_DUPLICATE_FLAGS = 10
 _EMAIL_MAX = Lead._meta.get_field("email").max_length
 _NAME_MAX = Lead._meta.get_field("name").max_length
@@ -71,6 +65,11 @@ logger = logging.getLogger(__name__)
 
 class SubmissionAlreadyProcessed(Exception):
     """The submission became an inquiry already (another worker, or an earlier run)."""
+
+
+class RowAlreadyImported(Exception):
+    """An inquiry of this employer holds this import fingerprint already (an earlier or a
+    concurrent import of the same row); nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +98,8 @@ def inquiry_receive(
     remote_addr: str | None = None,
     submission_id: uuid.UUID | None = None,
     counts_as_reply: bool = False,
+    legal_basis: str = "",
+    import_fingerprint: str = "",
 ) -> IntakeResult:
     """Record one inquiry: create the lead or join the existing one, in one transaction.
 
@@ -107,9 +108,20 @@ def inquiry_receive(
     SubmissionAlreadyProcessed when it was processed before, and nothing is written. With
     ``counts_as_reply`` an inquiry joining a known lead is that person's reply (an email answering
     ours): their sequence stops in the same transaction, so no follow-up can slip out after it.
+
+    The legal basis: accepting the privacy terms is consent; an email the person wrote is
+    legitimate interest; any other channel says which (a recruiter picks one). Without one the
+    lead is stored and nothing is sent to it. With an ``import_fingerprint`` (a CSV row) an
+    inquiry already holding it raises RowAlreadyImported, and nothing is written.
     """
     if channel not in Source.values:
         raise ValidationError({"channel": f"Unknown channel {channel!r}."})
+    if legal_basis and legal_basis not in LegalBasis.values:
+        raise ValidationError({"legal_basis": "Choose a legal basis from the list."})
+    if privacy_accepted:
+        legal_basis = LegalBasis.CONSENT
+    elif not legal_basis and channel == Source.EMAIL:
+        legal_basis = LegalBasis.LEGITIMATE_INTEREST
     received_at = received_at or timezone.now()
     _refuse_unstorable({"name": name, "subject": subject, "body": body, "email": email, **(fields or {})})
     profile = clean_profile(employer, fields or {})
@@ -128,12 +140,19 @@ def inquiry_receive(
         privacy_accepted=privacy_accepted, subject=(subject or "")[:300], body=body or "",
         raw_fields=_jsonable(raw_fields or {}), received_at=received_at, owner=owner, actor=actor,
         remote_addr=remote_addr or None, submission_id=submission_id, known=known, counts_as_reply=counts_as_reply,
+        legal_basis=legal_basis, import_fingerprint=(import_fingerprint or "")[:64],
     )
     for attempt in range(1, _TRANSIENT_ATTEMPTS + 1):
         try:
             with transaction.atomic(durable=True):
                 lead, inquiry, created = _record(intake)
             break
+        except IntegrityError:
+            if intake.import_fingerprint and Inquiry.objects.filter(
+                employer=employer, import_fingerprint=intake.import_fingerprint
+            ).exists():
+                raise RowAlreadyImported(intake.import_fingerprint) from None
+            raise
         except OperationalError as exc:
             if attempt == _TRANSIENT_ATTEMPTS or not is_transient(exc):
                 raise
@@ -168,6 +187,8 @@ class _Intake:
     submission_id: uuid.UUID | None
     known: bool
     counts_as_reply: bool = False
+    legal_basis: str = ""
+    import_fingerprint: str = ""
 
 
 def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
@@ -181,6 +202,8 @@ def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
         if not claimed:
             raise SubmissionAlreadyProcessed(str(intake.submission_id))
     consent = {"privacy_accepted_at": received_at} if intake.privacy_accepted else {}
+    if intake.legal_basis:
+        consent["legal_basis"] = intake.legal_basis
     lead, created = _lock_or_create_lead(
         employer, intake.email, intake.name, intake.channel, received_at, {**intake.profile, **consent},
         owner=intake.owner, known=intake.known,
@@ -189,8 +212,6 @@ def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
         StageEvent.objects.create(
             employer=employer, lead=lead, from_stage="", to_stage=Stage.NEW, at=received_at, by=intake.actor
         )
-    else:
-        _update_lead(lead, intake.name, intake.profile, intake.privacy_accepted, received_at, intake.actor)
     _add_citizenships(lead, intake.countries)
     _add_skills(employer, lead, intake.skills)
     inquiry = Inquiry.objects.create(
@@ -204,7 +225,10 @@ def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
         is_repeat=not created,
         raw_fields=intake.raw_fields,
         remote_addr=intake.remote_addr,
+        import_fingerprint=intake.import_fingerprint,
     )
+    if not created:
+        _update_lead(lead, intake, inquiry)
     if intake.submission_id is not None:
         Submission.objects.filter(pk=intake.submission_id).update(inquiry=inquiry)
     if created and lead.owner_id:
@@ -259,46 +283,23 @@ def clean_countries(codes: Iterable[str]) -> list[str]:
 
 
 def clean_profile(employer: Employer, fields: Mapping[str, Any]) -> dict[str, Any]:
-    profile = check_profile(fields)
-    opening = profile.get("opening")
+    """The inquiry's profile values (leads/profile.py's one normaliser), and the opening looked
+    up among this employer's."""
+    cleaned = profile.clean_profile(fields, allowed=PROFILE_FIELDS)
+    opening = cleaned.get("opening")
     if opening is not None:
         opening_id = opening.pk if isinstance(opening, Opening) else opening
         found = Opening.objects.filter(employer=employer, pk=opening_id).first()
         if found is None:
             raise ValidationError({"opening": "Choose an opening of this employer."})
-        profile["opening"] = found
-    return profile
+        cleaned["opening"] = found
+    return cleaned
 
 
 def check_profile(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Every rule of the lead's fields that needs no database (the opening is looked up by
+    """Every rule of an inquiry's fields that needs no database (the opening is looked up by
     clean_profile): the public form applies these before it accepts a submission."""
-    unknown = set(fields) - PROFILE_FIELDS
-    if unknown:
-        raise TypeError(f"inquiry_receive() got unknown lead fields: {', '.join(sorted(unknown))}")
-    profile = {key: value for key, value in fields.items() if value is not None and value != ""}
-    country = str(profile.get("current_country") or "")
-    if "phone" in profile:
-        try:
-            profile["phone"] = normalise_phone(str(profile["phone"]), country)
-        except ValidationError as exc:
-            raise ValidationError({"phone": exc.messages}) from exc
-    if "profile_url" in profile:
-        try:
-            profile["profile_url"] = normalise_profile_url(str(profile["profile_url"]))
-        except ValueError as exc:  # urlsplit refuses some malformed hosts, e.g. "https://[x"
-            raise ValidationError({"profile_url": "Enter a valid URL."}) from exc
-    # Validate every value with the model's own field rules (choices, lengths, URLs, ...).
-    checked = {k: v for k, v in profile.items() if k != "opening"}
-    probe = Lead(name="probe", email="probe@example.com", **checked)
-    try:
-        probe.full_clean(
-            exclude=[f.name for f in Lead._meta.fields if f.name not in checked], validate_unique=False,
-            validate_constraints=False,
-        )
-    except ValidationError as exc:
-        raise ValidationError(exc.message_dict) from exc
-    return profile
+    return profile.clean_profile(fields, allowed=PROFILE_FIELDS)
 
 
 def _is_member(user, employer: Employer) -> bool:
@@ -339,37 +340,63 @@ def _lock_or_create_lead(
     return lead, True
 
 
-def _update_lead(
-    lead: Lead, name: str, profile: dict[str, Any], privacy_accepted: bool, received_at: dt.datetime, actor
-) -> None:
-    """A repeat inquiry: what the person tells us now is newer than what we had."""
+def _update_lead(lead: Lead, intake: _Intake, inquiry: Inquiry) -> None:
+    """A repeat inquiry: what the person tells us now is newer than what we had, and what we had
+    stays on the timeline (a ProfileChange per value, restorable). Contact details that differ
+    from the ones on file are a proposal when nobody vouches for the inquiry (no recruiter
+    entered it): whoever knows a person's email cannot change their phone number."""
+    received_at = intake.received_at
     changed: list[str] = []
-    for key, value in profile.items():
-        if key in _KEPT_ON_REPEAT and getattr(lead, key):
+    history: list[ProfileChange] = []
+    proposed: list[str] = []
+    for key, value in intake.profile.items():
+        spec = profile.BY_NAME[key]
+        old = profile.lead_value(lead, key)
+        new = value.pk if isinstance(value, Opening) else value
+        has_old = old not in (None, "")
+        if old == new or (spec.repeat is Repeat.KEEP and has_old) or (spec.repeat is Repeat.FILL and has_old):
             continue
-        if getattr(lead, key) != value:
-            setattr(lead, key, value)
+        record = ProfileChange(lead=lead, inquiry=inquiry, field=key, old_value=profile.as_json(key, old),
+                               new_value=profile.as_json(key, value), at=received_at)
+        if spec.repeat is Repeat.PROPOSE and has_old and intake.actor is None:
+            record.status = ProfileChange.Status.PROPOSED
+            proposed.append(key)
+        else:
+            record.status = ProfileChange.Status.APPLIED
+            profile.set_lead_value(lead, key, value)
             changed.append(key)
-    if name and not lead.name:
-        lead.name = name
+        if has_old:
+            history.append(record)
+    if intake.name and not lead.name:
+        lead.name = intake.name
         changed.append("name")
-    if "current_country" in changed and "time_zone" not in profile:
+    if "current_country" in changed and "time_zone" not in intake.profile:
         lead.time_zone = zone_name_for_country(lead.current_country.code)
         changed.append("time_zone")
-    if privacy_accepted and lead.privacy_accepted_at is None:
+    if intake.privacy_accepted and lead.privacy_accepted_at is None:
         lead.privacy_accepted_at = received_at
         changed.append("privacy_accepted_at")
+    if intake.legal_basis and _basis_rank(intake.legal_basis) > _basis_rank(lead.legal_basis):
+        lead.legal_basis = intake.legal_basis
+        changed.append("legal_basis")
     lead.last_activity_at = max(lead.last_activity_at, received_at)
-    lead.save(update_fields=[*changed, "last_activity_at", "updated_at"])
-    labels = [str(Lead._meta.get_field(key).verbose_name) for key in changed if key != "privacy_accepted_at"]
-    activity_record(
-        lead=lead,
-        kind=ActivityKind.SYSTEM,
-        actor=actor,
-        at=received_at,
-        summary="Repeat inquiry" + (f": updated {', '.join(labels)}" if labels else ""),
-        touch=False,
-    )
+    lead.save(update_fields=[*dict.fromkeys(changed), "last_activity_at", "updated_at"])
+    ProfileChange.objects.bulk_create(history)
+    labels = [profile.BY_NAME[key].label for key in changed if key in profile.BY_NAME and key != "legal_basis"]
+    summary = "Repeat inquiry" + (f": updated {', '.join(labels)}" if labels else "")
+    if proposed:
+        summary += f"; proposed a new {', '.join(profile.BY_NAME[k].label.lower() for k in proposed)}"
+    activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=intake.actor, at=received_at, summary=summary,
+                    details="\n".join(f"{profile.BY_NAME[c.field].label}: {profile.as_text(c.field, c.old_value)}"
+                                      f" → {profile.as_text(c.field, c.new_value)}" for c in history), touch=False)
+
+
+# A stronger basis replaces a weaker one; a weaker never replaces a stronger.
+_BASIS_ORDER = ("", LegalBasis.LEGITIMATE_INTEREST, LegalBasis.CONSENT_IN_PERSON, LegalBasis.CONSENT)
+
+
+def _basis_rank(basis: str) -> int:
+    return _BASIS_ORDER.index(basis) if basis in _BASIS_ORDER else 0
 
 
 def _add_citizenships(lead: Lead, countries: list[str]) -> None:
@@ -494,6 +521,6 @@ def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "PROFILE_FIELDS", "IntakeResult", "SubmissionAlreadyProcessed", "check_profile", "clean_countries", "clean_email",
-    "clean_profile", "inquiry_receive", "is_transient", "safe_text",
+    "PROFILE_FIELDS", "IntakeResult", "RowAlreadyImported", "SubmissionAlreadyProcessed", "check_profile",
+    "clean_countries", "clean_email", "clean_profile", "inquiry_receive", "is_transient", "safe_text",
 ]

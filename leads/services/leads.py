@@ -7,21 +7,17 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from leads.models import ActivityKind, Lead, Membership, Opening, display_name
-from leads.normalise import normalise_phone, normalise_profile_url
+from leads import profile
+from leads.models import ActivityKind, Lead, Membership, Opening, ProfileChange, display_name
 from leads.services.activity import activity_record
 from leads.services.followups import owner_notify_assigned
 from leads.timezones import zone_name_for_country
 
-# What a recruiter may correct; the email is the lead's identity and is not among them.
-EDITABLE_FIELDS: frozenset[str] = frozenset({
-    "name", "phone", "current_country", "current_city", "time_zone", "profile_url", "opening",
-    "role_of_interest", "years_experience", "needs_sponsorship", "visa_pathway", "earliest_move_date",
-    "move_timeline", "relocating_with", "dependants", "partner_needs_work_rights",
-    "credentials_to_recognise", "motivation", "marketing_opt_in",
-})
-
+# What a recruiter may correct (leads/profile.py); the email is the lead's identity and is not
+# among them.
+EDITABLE_FIELDS: frozenset[str] = frozenset({"name", *profile.EDITABLE_FIELDS})
 
 
 def lead_assign(*, lead: Lead, owner, by) -> bool:
@@ -30,7 +26,7 @@ def lead_assign(*, lead: Lead, owner, by) -> bool:
         raise ValidationError({"owner": "The owner must be a member of this lead's employer."})
     if lead.owner_id == (owner.pk if owner else None):
         return False
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         Lead.objects.filter(pk=lead.pk).update(owner=owner)
         lead.owner = owner
         summary = f"Assigned to {display_name(owner)}" if owner else "Unassigned"
@@ -42,55 +38,86 @@ def lead_assign(*, lead: Lead, owner, by) -> bool:
 
 
 def lead_update(*, lead: Lead, fields: Mapping[str, Any], by) -> list[str]:
-    """Correct the lead's profile with the model's own rules; returns the fields that changed."""
+    """Correct the lead's profile with the one normaliser of leads/profile.py; returns the fields
+    that changed. An emptied field is cleared."""
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise TypeError(f"lead_update() got fields it may not change: {', '.join(sorted(unknown))}")
-    values = _normalised(lead, dict(fields))
-    changed = [key for key, value in values.items() if getattr(lead, key) != value]
+    values = dict(fields)
+    name = values.pop("name", None)
+    values = profile.clean_profile(values, allowed=profile.EDITABLE_FIELDS, keep_empty=True)
+    if name is not None:
+        values["name"] = " ".join(str(name).split())[:200]
+        if not values["name"]:
+            raise ValidationError({"name": "A lead needs a name."})
+    opening = values.get("opening")
+    if opening is not None and (not isinstance(opening, Opening) or opening.employer_id != lead.employer_id):
+        raise ValidationError({"opening": "Choose an opening of this lead's employer."})
+    changed = [key for key, value in values.items() if _current(lead, key) != _comparable(key, value)]
     if not changed:
         return []
-    original = {key: getattr(lead, key) for key in changed}
     for key in changed:
-        setattr(lead, key, values[key])
+        if key == "name":
+            lead.name = values[key]
+        else:
+            profile.set_lead_value(lead, key, values[key])
     if "current_country" in changed and "time_zone" not in changed and not values.get("time_zone"):
         lead.time_zone = zone_name_for_country(lead.current_country.code if lead.current_country else "")
         changed.append("time_zone")
-    try:
-        lead.full_clean(exclude=[f.name for f in Lead._meta.fields if f.name not in changed],
-                        validate_unique=False, validate_constraints=False)
-    except ValidationError:
-        for key, value in original.items():
-            setattr(lead, key, value)
-        raise
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         lead.save(update_fields=[*changed, "updated_at"])
-        labels = ", ".join(str(Lead._meta.get_field(key).verbose_name) for key in changed)
+        labels = ", ".join(profile.BY_NAME[key].label if key in profile.BY_NAME else "Name" for key in changed)
         activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=by, summary=f"Profile edited: {labels}",
                         touch=False)
     return changed
 
 
-def _normalised(lead: Lead, values: dict[str, Any]) -> dict[str, Any]:
-    country = str(values.get("current_country") or "")
-    for key in ("phone", "current_country", "current_city", "time_zone", "profile_url", "role_of_interest",
-                "visa_pathway", "move_timeline", "relocating_with", "credentials_to_recognise", "motivation"):
-        if key in values and values[key] is None:
-            values[key] = ""
-    if values.get("dependants") is None and "dependants" in values:
-        values["dependants"] = 0
-    if values.get("phone"):
-        try:
-            values["phone"] = normalise_phone(str(values["phone"]), country)
-        except ValidationError as exc:
-            raise ValidationError({"phone": exc.messages}) from exc
-    if values.get("profile_url"):
-        values["profile_url"] = normalise_profile_url(str(values["profile_url"]))
-    opening = values.get("opening")
-    if opening is not None and (not isinstance(opening, Opening) or opening.employer_id != lead.employer_id):
-        raise ValidationError({"opening": "Choose an opening of this lead's employer."})
-    if values.get("name") is not None:
-        values["name"] = " ".join(str(values["name"]).split())[:200]
-        if not values["name"]:
-            raise ValidationError({"name": "A lead needs a name."})
-    return values
+def _current(lead: Lead, key: str) -> Any:
+    return lead.name if key == "name" else profile.lead_value(lead, key)
+
+
+def _comparable(key: str, value: Any) -> Any:
+    return value.pk if isinstance(value, Opening) else value
+
+
+def profile_change_decide(*, change: ProfileChange, action: str, by) -> None:
+    """A recruiter restores the value a repeat inquiry replaced, or accepts or declines the
+    contact detail it proposed. The lead's row is locked; a value changed since is refused."""
+    spec = profile.BY_NAME.get(change.field)
+    if spec is None:
+        raise ValidationError("This field is no longer part of the profile.")
+    wanted = {"restore": (ProfileChange.Status.APPLIED, ProfileChange.Status.RESTORED, change.old_value),
+              "accept": (ProfileChange.Status.PROPOSED, ProfileChange.Status.ACCEPTED, change.new_value),
+              "decline": (ProfileChange.Status.PROPOSED, ProfileChange.Status.DECLINED, None)}
+    if action not in wanted:
+        raise ValidationError("Choose to restore, accept or decline.")
+    before, after, value = wanted[action]
+    with transaction.atomic(durable=True):
+        lead = Lead.objects.select_for_update().get(pk=change.lead_id)
+        change = ProfileChange.objects.select_for_update().get(pk=change.pk)
+        if change.status != before:
+            raise ValidationError("This change was decided already.")
+        current = profile.as_json(change.field, profile.lead_value(lead, change.field))
+        if action == "restore" and current != change.new_value:
+            raise ValidationError(f"The {spec.label.lower()} has changed since; edit the profile instead.")
+        label = spec.label
+        if action != "decline":
+            new = profile.from_json(change.field, value)
+            cleaned = profile.clean_profile({change.field: new}, keep_empty=True)[change.field]
+            if spec.kind is profile.Kind.OPENING and cleaned is not None and not Opening.objects.filter(
+                pk=cleaned, employer_id=lead.employer_id
+            ).exists():
+                raise ValidationError("That opening no longer exists.")
+            profile.set_lead_value(lead, change.field, cleaned)
+            lead.save(update_fields=[change.field if spec.kind is not profile.Kind.OPENING else "opening",
+                                     "updated_at"])
+        ProfileChange.objects.filter(pk=change.pk).update(status=after, decided_by=by, decided_at=timezone.now())
+        old_text, new_text = profile.as_text(change.field, change.old_value), profile.as_text(change.field,
+                                                                                              change.new_value)
+        summary = {
+            "restore": f"{label} restored: {new_text} → {old_text}",
+            "accept": f"Proposed {label.lower()} accepted: {old_text} → {new_text}",
+            "decline": f"Proposed {label.lower()} declined: kept {old_text}, not {new_text}",
+        }[action]
+        activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=by, summary=f"{summary} by {display_name(by)}",
+                        touch=False)

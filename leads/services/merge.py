@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from leads import profile
 from leads.models import (
     MILESTONE_RANK,
     Activity,
@@ -31,13 +32,9 @@ from leads.models import (
 from leads.services.activity import activity_record
 from leads.services.outbox import FOLLOWUP_KINDS
 
-# Profile fields the kept lead takes from the other when its own is empty.
-_FILLABLE = (
-    "phone", "current_country", "current_city", "time_zone", "profile_url", "opening", "role_of_interest",
-    "years_experience", "needs_sponsorship", "visa_pathway", "earliest_move_date", "move_timeline",
-    "relocating_with", "partner_needs_work_rights", "credentials_to_recognise", "motivation", "cv",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "privacy_accepted_at",
-)
+# What the kept lead takes from the other when its own is empty: the declared profile fields a
+# merge fills (leads/profile.py), and the consent.
+_FILLABLE = (*profile.MERGE_FIELDS, "privacy_accepted_at")
 
 
 def lead_merge(*, lead: Lead, other: Lead, by) -> Lead:
@@ -46,7 +43,7 @@ def lead_merge(*, lead: Lead, other: Lead, by) -> Lead:
         raise ValidationError("A lead cannot be merged into itself.")
     if lead.employer_id != other.employer_id:
         raise ValidationError("Only leads of the same employer can be merged.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # Lock both in id order, so two merges of the same pair cannot deadlock.
         locked = {row.pk: row for row in Lead.objects.select_for_update().filter(pk__in=[lead.pk, other.pk])
                   .order_by("pk")}
@@ -156,7 +153,7 @@ def duplicates_dismiss(*, lead: Lead, other: Lead, by) -> int:
     """A recruiter says the two leads are different people: the open flags between them close,
     and the decision is on both timelines. Returns the number of flags dismissed."""
     pair = Q(lead=lead, other=other) | Q(lead=other, other=lead)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         dismissed = PossibleDuplicate.objects.filter(pair, dismissed_at__isnull=True).update(
             dismissed_at=timezone.now()
         )

@@ -270,6 +270,8 @@ def decide(row: OutboundEmail, *, replied: bool, now: dt.datetime) -> Decision:
         return Decision("cancel", "the lead unsubscribed")
     if lead.email_bounced_at:
         return Decision("cancel", "the lead's address bounced before")
+    if not lead.legal_basis and row.kind != OutboundKind.DATA_LINK:
+        return Decision("cancel", "no legal basis is recorded for this lead")
     if row.kind not in FOLLOWUP_KINDS:
         return Decision("send")
     stop = followup_stop_reason(row, lead, replied=replied)

@@ -38,9 +38,26 @@ def lead_move_stage(
     closed_reason: ClosedReason | None = None,
     at: dt.datetime | None = None,
 ) -> StageEvent:
-    """Move ``lead`` to ``to_stage`` and record the move; raises StageMoveError when refused."""
+    """Move ``lead`` to ``to_stage`` and record the move; raises StageMoveError when refused.
+    An entry point: its own transaction, never inside another (stage_move_step is the step
+    other services take inside theirs)."""
+    with transaction.atomic(durable=True):
+        return stage_move_step(lead=lead, to_stage=to_stage, by=by, reason=reason, closed_reason=closed_reason,
+                               at=at)
+
+
+def stage_move_step(
+    *,
+    lead: Lead,
+    to_stage: str,
+    by=None,
+    reason: str = "",
+    closed_reason: ClosedReason | None = None,
+    at: dt.datetime | None = None,
+) -> StageEvent:
+    """The move as a step of the caller's transaction (a logged call that moves a new lead)."""
     reason = (reason or "").strip()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         # Lock the row: two recruiters moving the same lead at once take turns, and each
         # sees the stage the other left.
         locked = Lead.objects.select_for_update().get(pk=lead.pk)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from leads import profile
 from leads.models import (
     Activity,
     ActivityKind,
@@ -52,7 +53,7 @@ def my_data_links_send(*, email: str) -> int:
     queued = 0
     for lead in Lead.objects.filter(email=address, erased_at__isnull=True, email_bounced_at__isnull=True
                                     ).select_related("employer")[:20]:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             _, created = email_queue(
                 employer=lead.employer, kind=OutboundKind.DATA_LINK, unique_key=f"lead:{lead.pk}:data-link:{hour}",
                 lead=lead, to_email=lead.email,
@@ -68,7 +69,7 @@ def erased_email(lead_id: int) -> str:
 
 def lead_erase(*, lead: Lead, by=None, how: str) -> bool:
     """Erase the person's data; False when it was erased already. Nothing is sent afterwards."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
         if locked.erased_at is not None:
             return False
@@ -99,10 +100,8 @@ def lead_erase(*, lead: Lead, by=None, how: str) -> bool:
 def _erase_lead_row(lead: Lead, now) -> None:
     lead.name = ERASED_NAME
     lead.email = erased_email(lead.pk)
-    for field in ("phone", "current_city", "profile_url", "role_of_interest", "credentials_to_recognise",
-                  "motivation", "utm_term", "utm_content"):
-        setattr(lead, field, "")
-    lead.cv = ""
+    for name in profile.ERASED_FIELDS:
+        setattr(lead, name, profile.BY_NAME[name].empty)
     lead.marketing_opt_in = False
     lead.followups_paused = True
     lead.erased_at = now

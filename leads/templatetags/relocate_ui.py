@@ -63,3 +63,38 @@ def stage_options(current: str) -> str:
     """The <option>s of a card's move control, the next milestone preselected. Built once per
     stage: the board renders hundreds of cards, and a template loop per card was most of its time."""
     return mark_safe(_stage_options(current))  # noqa: S308 - built with format_html from constants
+
+
+# --- The profile changes repeat inquiries made or proposed (leads/profile.py) -------------------
+
+@register.filter
+def proposed_changes(changes) -> list:
+    return [c for c in changes if c.status == "proposed"]
+
+
+@register.filter
+def applied_changes(changes) -> list:
+    """What a repeat inquiry changed (restorable or restored), not the proposals."""
+    return [c for c in changes if c.status in ("applied", "restored")]
+
+
+@register.filter
+def profile_label(name: str) -> str:
+    from leads import profile
+
+    spec = profile.BY_NAME.get(name)
+    return spec.label if spec else name
+
+
+@register.filter
+def profile_text(value, name: str) -> str:
+    """A stored value as a recruiter reads it: yes/no, a country code, an opening's id as its title."""
+    from leads import profile
+    from leads.models import Opening
+
+    if name not in profile.BY_NAME:
+        return "" if value is None else str(value)
+    if profile.BY_NAME[name].kind is profile.Kind.OPENING and value:
+        opening = Opening.objects.filter(pk=value).only("title").first()
+        return opening.title if opening else f"opening {value} (deleted)"
+    return profile.as_text(name, value)

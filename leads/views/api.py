@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,10 +21,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
+from leads import profile
 from leads.models import ApiKey, Opening, Source
+from leads.profile import Kind
 from leads.ratelimit import client_ip, client_ip_or_none, rate_limit_hit
 from leads.services.api_keys import api_key_authenticate
-from leads.services.intake import PROFILE_FIELDS, inquiry_receive
+from leads.services.intake import inquiry_receive
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +36,22 @@ _MAX_MESSAGE = 50_000
 _MAX_LIST = 50
 _MAX_ID = 2**63 - 1
 
-# What a body may hold, by JSON type. A file (the CV) cannot come through JSON.
-_STRINGS = frozenset({
-    "email", "name", "subject", "message", "received_at", "phone", "current_country", "current_city", "time_zone",
-    "profile_url", "role_of_interest", "visa_pathway", "earliest_move_date", "move_timeline", "relocating_with",
-    "credentials_to_recognise", "motivation", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-})
-_INTEGERS = frozenset({"opening", "years_experience", "dependants"})
-_BOOLEANS = frozenset({"needs_sponsorship", "partner_needs_work_rights", "marketing_opt_in", "privacy_accepted"})
+# What a body may hold, by JSON type: the profile fields as leads/profile.py declares them, and
+# the inquiry's own. A file (the CV) cannot come through JSON.
+_JSON_TYPES = {Kind.INTEGER: "integer", Kind.OPENING: "integer", Kind.YES_NO: "boolean", Kind.FLAG: "boolean"}
+
+
+def _profile_of_type(json_type: str) -> set[str]:
+    return {name for name in profile.API_FIELDS if _JSON_TYPES.get(profile.BY_NAME[name].kind, "string") == json_type}
+
+
+_STRINGS = frozenset({"email", "name", "subject", "message", "received_at", "legal_basis",
+                      *_profile_of_type("string")})
+_INTEGERS = frozenset(_profile_of_type("integer"))
+_BOOLEANS = frozenset({"privacy_accepted", *_profile_of_type("boolean")})
 _STRING_LISTS = frozenset({"citizenships", "skills"})
 _KNOWN = _STRINGS | _INTEGERS | _BOOLEANS | _STRING_LISTS
-_API_PROFILE_FIELDS = (PROFILE_FIELDS - {"cv"}) & _KNOWN
+_API_PROFILE_FIELDS = frozenset(profile.API_FIELDS)
 _TYPE_NAMES = {**dict.fromkeys(_STRINGS, "a string"), **dict.fromkeys(_INTEGERS, "a whole number"),
                **dict.fromkeys(_BOOLEANS, "true or false"), **dict.fromkeys(_STRING_LISTS, "a list of strings")}
 
@@ -216,6 +222,7 @@ def _inquiry_arguments(data: dict[str, Any]) -> tuple[dict[str, Any], Errors]:
         "citizenships": values.get("citizenships", []),
         "skills": values.get("skills", []),
         "privacy_accepted": values.get("privacy_accepted", False),
+        "legal_basis": values.get("legal_basis", ""),
         "subject": values.get("subject", "").strip(),
         "body": values.get("message", ""),
         "received_at": received_at,
@@ -234,7 +241,7 @@ def _type_problem(field: str, value: Any) -> str:
     limit = {"message": _MAX_MESSAGE, "subject": 300, "name": 200}.get(field, _MAX_TEXT)
     if isinstance(value, str) and len(value) > limit:
         return f"At most {limit:,} characters."
-    if field == "profile_url" and not _splits(value):
+    if field == "profile_url" and not profile.url_splits(value):
         return "Enter a valid URL."
     return ""
 
@@ -248,14 +255,6 @@ def _type_ok(field: str, value: Any) -> bool:
     if field in _BOOLEANS:
         return isinstance(value, bool)
     return isinstance(value, list) and all(isinstance(v, str) and len(v) <= 100 for v in value)
-
-
-def _splits(url: str) -> bool:
-    try:
-        urlsplit(url.strip() if "://" in url else f"https://{url.strip()}")
-    except ValueError:  # an unbalanced IPv6 bracket, for one
-        return False
-    return True
 
 
 def _date(value: str, errors: Errors) -> dt.date | None:

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from leads import profile
 from leads.forms import BulkActionForm, LeadFilterForm, member_choices
 from leads.models import Lead
 from leads.reports.csv import neutralise
@@ -22,9 +23,10 @@ from leads.selectors.leads import leads_filtered
 from leads.services.bulk import leads_bulk_assign, leads_bulk_move, leads_bulk_pause
 from leads.views.common import recruiter_view, safe_next
 
+# The identity, the exported profile fields as leads/profile.py declares them, then the pipeline.
 EXPORT_COLUMNS = (
-    "id", "name", "email", "phone", "current_country", "current_city", "stage", "source", "opening",
-    "owner", "move_timeline", "needs_sponsorship", "created_at", "first_contacted_at", "last_activity_at",
+    "id", "name", "email", *profile.EXPORT_FIELDS,
+    "stage", "source", "owner", "created_at", "first_contacted_at", "last_activity_at",
 )
 EXPORT_MAX_ROWS = 100_000
 
@@ -91,10 +93,9 @@ def _rows(leads: Iterable[Lead]) -> Iterator[list[str]]:
     for lead in leads:
         yield [
             _cell(v) for v in (
-                lead.pk, lead.name, lead.email, lead.phone, lead.current_country.code if lead.current_country else "",
-                lead.current_city, lead.stage, lead.source, lead.opening.title if lead.opening else "",
-                lead.owner.get_username() if lead.owner else "", lead.move_timeline,
-                {True: "yes", False: "no"}.get(lead.needs_sponsorship, ""),
+                lead.pk, lead.name, lead.email,
+                *(profile.as_text(name, getattr(lead, name)) for name in profile.EXPORT_FIELDS),
+                lead.stage, lead.source, lead.owner.get_username() if lead.owner else "",
                 lead.created_at.isoformat(), lead.first_contacted_at.isoformat() if lead.first_contacted_at else "",
                 lead.last_activity_at.isoformat(),
             )

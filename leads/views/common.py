@@ -7,11 +7,11 @@ import zoneinfo
 from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from leads.models import Employer
+from leads.models import Employer, Lead
 from leads.services.preferences import SESSION_KEY
 from leads.timezones import available_zones
 
@@ -58,3 +58,22 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
     ):
         return target
     return fallback
+
+
+def lead_or_404(request: HttpRequest, pk, *, for_page: bool = False, include_erased: bool = False,
+                employer_id: int | None = None) -> Lead:
+    """The one way a recruiter view gets a lead: one of the user's employers' (``request.employer_ids``,
+    set by recruiter_view), else 404, never 403. ``for_page`` loads what the lead page shows;
+    an erased lead is not found unless asked for."""
+    from leads.selectors.leads import lead_page_queryset
+
+    queryset = Lead.objects.filter(employer_id__in=request.employer_ids)
+    queryset = lead_page_queryset(queryset) if for_page else queryset.select_related("employer")
+    if not include_erased:
+        queryset = queryset.filter(erased_at__isnull=True)
+    if employer_id is not None:
+        queryset = queryset.filter(employer_id=employer_id)
+    try:
+        return queryset.get(pk=pk)
+    except (Lead.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such lead.") from exc

@@ -18,7 +18,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from leads.access import get_for_user_or_404
 from leads.forms import (
     ActivityForm,
     AssignForm,
@@ -30,28 +29,24 @@ from leads.forms import (
     NoteForm,
     member_choices,
 )
-from leads.models import Lead, Source
+from leads.models import ProfileChange, Source
 from leads.selectors.leads import (
     lead_duplicates,
-    lead_for_page,
     lead_inquiries,
     lead_page,
+    lead_profile_changes,
     lead_timeline,
     leads_filtered,
 )
-from leads.services.activity import activity_log, note_add
+from leads.services.timeline import activity_log, note_add
 from leads.services.followups import followups_pause, followups_resume
 from leads.services.intake import inquiry_receive
-from leads.services.leads import lead_assign, lead_update
+from leads.services.leads import lead_assign, lead_update, profile_change_decide
 from leads.services.pipeline import lead_move_stage
-from leads.views.common import recruiter_view, safe_next
+from leads.views.common import lead_or_404, recruiter_view, safe_next
 
 
-def _lead_or_404(request: HttpRequest, pk: int) -> Lead:
-    return get_for_user_or_404(Lead.objects.select_related("employer"), request.user, pk=pk, erased_at__isnull=True)
-
-
-def _back_to_lead(request: HttpRequest, lead: Lead) -> HttpResponse:
+def _back_to_lead(request: HttpRequest, lead) -> HttpResponse:
     return redirect(safe_next(request, reverse("leads:lead_detail", args=[lead.pk])))
 
 
@@ -88,15 +83,14 @@ def _filter_query(request: HttpRequest) -> str:
 @require_GET
 @recruiter_view
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = lead_for_page(request.employer_ids, pk)
-    if lead is None or lead.is_erased:
-        raise Http404("No such lead.")
+    lead = lead_or_404(request, pk, for_page=True)
     owners = member_choices([lead.employer_id])
     context = {
         "lead": lead,
         "timeline": lead_timeline(lead),
         "inquiries": lead_inquiries(lead),
         "duplicates": lead_duplicates(lead),
+        "profile_changes": lead_profile_changes(lead),
         "move_form": MoveStageForm(lead=lead),
         "assign_form": AssignForm(owners=owners, initial={"owner": str(lead.owner_id or "")}),
         "note_form": NoteForm(),
@@ -110,7 +104,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @recruiter_view
 def lead_move(request: HttpRequest, pk: int) -> HttpResponse:
     """Move a lead; when the rules need a reason, this page asks for it."""
-    lead = _lead_or_404(request, pk)
+    lead = lead_or_404(request, pk)
     if request.method == "GET":
         form = MoveStageForm(lead=lead, initial={"to_stage": request.GET.get("to_stage", "")[:20]})
         return render(request, "leads/lead_move.html", {"lead": lead, "form": form, "next": safe_next(request, "")})
@@ -135,7 +129,7 @@ def lead_move(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @recruiter_view
 def lead_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = _lead_or_404(request, pk)
+    lead = lead_or_404(request, pk)
     form = AssignForm(request.POST, owners=member_choices([lead.employer_id]))
     if form.is_valid():
         owner_id = form.cleaned_data["owner"]
@@ -166,7 +160,7 @@ def _form_action(request: HttpRequest, form, success: str, action) -> None:
 @require_POST
 @recruiter_view
 def lead_note(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = _lead_or_404(request, pk)
+    lead = lead_or_404(request, pk)
     _form_action(request, NoteForm(request.POST), "Note added.",
                  lambda data: note_add(lead=lead, author=request.user, body=data["body"]))
     return _back_to_lead(request, lead)
@@ -175,7 +169,7 @@ def lead_note(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @recruiter_view
 def lead_activity(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = _lead_or_404(request, pk)
+    lead = lead_or_404(request, pk)
     _form_action(request, ActivityForm(request.POST), "Logged.",
                  lambda data: activity_log(lead=lead, actor=request.user, **data))
     return _back_to_lead(request, lead)
@@ -184,7 +178,7 @@ def lead_activity(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @recruiter_view
 def lead_followups(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = _lead_or_404(request, pk)
+    lead = lead_or_404(request, pk)
     action = request.POST.get("action")
     if action == "pause":
         followups_pause(lead=lead, by=request.user)
@@ -200,7 +194,7 @@ def lead_followups(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @recruiter_view
 def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = _lead_or_404(request, pk)
+    lead = lead_or_404(request, pk)
     if request.method == "POST":
         form = LeadEditForm(request.POST, lead=lead)
         if form.is_valid():
@@ -218,11 +212,28 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
                   status=400 if form.is_bound else 200)
 
 
+@require_POST
+@recruiter_view
+def lead_profile_change(request: HttpRequest, pk: int, change_pk: int) -> HttpResponse:
+    """Restore a value a repeat inquiry replaced, or accept or decline a proposed contact detail."""
+    lead = lead_or_404(request, pk)
+    change = ProfileChange.objects.filter(lead=lead, pk=change_pk).first()
+    if change is None:
+        raise Http404("No such change.")
+    try:
+        profile_change_decide(change=change, action=request.POST.get("action", "")[:20], by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Profile updated." if request.POST.get("action") != "decline" else "Declined.")
+    return _back_to_lead(request, lead)
+
+
 @require_GET
 @recruiter_view
 def lead_cv(request: HttpRequest, pk: int) -> FileResponse:
     """The CV, only to users of the lead's employer, always as a download (never rendered inline)."""
-    lead = _lead_or_404(request, pk)
+    lead = lead_or_404(request, pk)
     if not lead.cv:
         raise Http404("No CV.")
     try:
@@ -251,6 +262,7 @@ def lead_add(request: HttpRequest) -> HttpResponse:
                 fields=form.lead_fields(), citizenships=data["citizenships"], skills=form.skill_names(),
                 subject=(data.get("how") or "Added by a recruiter")[:300], body=data.get("motivation", ""),
                 actor=request.user, raw_fields={"entered_by": request.user.get_username(), "how": data.get("how")},
+                legal_basis=data["legal_basis"],
             )
         except ValidationError as exc:
             form.add_service_errors(exc)

@@ -8,17 +8,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from leads.access import get_for_user_or_404
-from leads.models import Lead
 from leads.services.merge import duplicates_dismiss, lead_merge
-from leads.views.common import recruiter_view
+from leads.views.common import lead_or_404, recruiter_view
 
 
 @require_POST
 @recruiter_view
 def lead_merge_view(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse:
-    lead = get_for_user_or_404(Lead.objects.all(), request.user, pk=pk, erased_at__isnull=True)
-    other = get_for_user_or_404(Lead.objects.all(), request.user, pk=other_pk, employer_id=lead.employer_id)
+    lead = lead_or_404(request, pk)
+    other = lead_or_404(request, other_pk, employer_id=lead.employer_id, include_erased=True)
     try:
         lead_merge(lead=lead, other=other, by=request.user)
     except ValidationError as exc:
@@ -31,8 +29,8 @@ def lead_merge_view(request: HttpRequest, pk: int, other_pk: int) -> HttpRespons
 @require_POST
 @recruiter_view
 def duplicates_dismiss_view(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse:
-    lead = get_for_user_or_404(Lead.objects.all(), request.user, pk=pk)
-    other = get_for_user_or_404(Lead.objects.all(), request.user, pk=other_pk, employer_id=lead.employer_id)
+    lead = lead_or_404(request, pk, include_erased=True)
+    other = lead_or_404(request, other_pk, employer_id=lead.employer_id, include_erased=True)
     try:
         duplicates_dismiss(lead=lead, other=other, by=request.user)
     except ValidationError as exc:

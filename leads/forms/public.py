@@ -1,0 +1,166 @@
+"""The public inquiry form at /apply/<slug>/ and the signed token that times its filling in."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Div, Fieldset, Layout, Submit
+from django import forms
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+
+from leads import profile
+from leads.forms.profile import APPLICANT, ProfileFormBase, profile_fields, profile_form_class
+from leads.forms.uploads import clean_cv_upload
+from leads.forms.widgets import FastSelect, FastSelectMultiple
+from leads.profile import Kind
+from leads.services.intake import check_profile
+
+_STARTED_SALT = "relocate.public-form.started"
+_STARTED_MAX_AGE = 86_400
+
+_PublicProfileForm = profile_form_class(
+    "PublicProfileForm", ProfileFormBase,
+    profile_fields(APPLICANT, lambda spec: (spec.from_inquiry and spec.section in ("about", "role", "move", "consent"))
+                   or (spec.from_inquiry and spec.kind is Kind.HIDDEN)),
+    "Every declared field an inquiry may set, labelled for the person applying.",
+)
+
+
+def started_token() -> str:
+    """When the form was served, signed, with a random part so that no two are alike."""
+    return signing.dumps(f"{time.time():.6f}:{secrets.token_hex(6)}", salt=_STARTED_SALT)
+
+
+def started_token_claim(token: str) -> bool:
+    """One submission per served form: the first accepted submission with this token claims
+    it for a day (its lifetime); a replay gets False. Without the cache server it allows."""
+    key = "public-form:started:" + hashlib.sha256(token.encode()).hexdigest()
+    try:
+        return bool(cache.add(key, 1, timeout=_STARTED_MAX_AGE + 60))
+    except Exception:  # noqa: BLE001 - the cache is down: a replay is less bad than a lost inquiry
+        return True
+
+
+class PublicInquiryForm(_PublicProfileForm):
+    """What a person fills in at /apply/<slug>/; honeypot and fill time keep simple bots out.
+
+    It needs no database: the openings come from the employer's cached snapshot, and every
+    rule of the intake service that can be checked without the database is checked here, so a
+    submission accepted now is one the worker can store.
+    """
+
+    opening = forms.TypedChoiceField(coerce=int, empty_value=None, required=False, label="Opening of interest")
+    privacy_accepted = forms.BooleanField(
+        required=True, label="I agree that my details are stored to handle my inquiry (privacy policy).",
+        error_messages={"required": "Please accept the privacy terms so that we can store your inquiry."},
+    )
+    # Honeypot: hidden from people, filled by form-filling bots.
+    website = forms.CharField(required=False, max_length=200, label="Leave this field empty")
+    started = forms.CharField(widget=forms.HiddenInput, max_length=200)
+
+    # Not kept in the inquiry's raw fields.
+    NOT_RAW = frozenset({"csrfmiddlewaretoken", "website", "started"})
+    # Long lists: rendered by string joining, and searchable where JavaScript runs.
+    SEARCHABLE = {
+        "current_country": "Type to search countries.",
+        "citizenships": "Type to search; choose every country whose passport you hold.",
+        "time_zone": "Type a city, e.g. Chicago. Leave empty to use your country's.",
+    }
+
+    def __init__(self, *args, openings: tuple[tuple[int, str], ...] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused = False
+        self.fields["opening"].choices = [("", "Any suitable role"), *openings]
+        self.fields["started"].error_messages["required"] = "The form was incomplete. Please try again."
+        for name, js_help in self.SEARCHABLE.items():
+            field = self.fields[name]
+            widget_class = FastSelectMultiple if name == "citizenships" else FastSelect
+            field.widget = widget_class(
+                attrs={"data-searchable": "true", "data-js-help": js_help}, choices=field.choices
+            )
+        self.helper = self._helper()
+
+    @staticmethod
+    def _helper() -> FormHelper:
+        helper = FormHelper()
+        helper.form_tag = False
+        about = ["name", "email", *profile.public_fields("about")]
+        about.insert(about.index("current_city") + 1, "citizenships")
+        role = list(profile.public_fields("role"))
+        role.insert(role.index("years_experience") + 1, "skills")
+        hidden = [spec.name for spec in profile.FIELDS if spec.from_inquiry and spec.kind is Kind.HIDDEN]
+        helper.layout = Layout(
+            Fieldset("About you", *about),
+            Fieldset("The role", *role),
+            Fieldset("Your move", *profile.public_fields("move")),
+            Fieldset("Consent", "privacy_accepted", *profile.public_fields("consent")),
+            Div("website", css_class="d-none", aria_hidden="true"),
+            "started", *hidden,
+            Submit("submit", "Send my inquiry", css_class="btn-lg"),
+        )
+        return helper
+
+    def clean_cv(self) -> UploadedFile | None:
+        return clean_cv_upload(self.cleaned_data.get("cv"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("website"):
+            self.refused = True
+            raise ValidationError("Your inquiry could not be accepted. Please leave the hidden field empty.")
+        self._check_fill_time(data.get("started"))
+        if not self.errors:
+            self._check_as_intake_will()
+        return data
+
+    def _check_as_intake_will(self) -> None:
+        """The intake service's own rules (phone numbers, URLs, the model's limits), now: once
+        the person has seen the thank-you page there is nobody left to show an error to."""
+        fields = {k: v for k, v in self.lead_fields().items() if k not in ("cv", "opening")}
+        try:
+            checked = check_profile(fields)
+        except ValidationError as exc:
+            self.add_service_errors(exc)
+            return
+        self.cleaned_data.update({k: v for k, v in checked.items() if k in ("phone", "profile_url")})
+
+    def _check_fill_time(self, token: str | None) -> None:
+        if not token:
+            return  # the field's own "required" error says it
+        try:
+            value = signing.loads(token, salt=_STARTED_SALT, max_age=_STARTED_MAX_AGE)
+            started = float(str(value).split(":", 1)[0])
+        except (signing.BadSignature, TypeError, ValueError):
+            self.refused = True
+            raise ValidationError("The form has expired. Please fill it in again.") from None
+        if time.time() - started < settings.RELOCATE_PUBLIC_FORM_MIN_SECONDS:
+            raise ValidationError("That was very quick. Please check your answers and send the form again.")
+
+    def submission_data(self) -> dict[str, Any]:
+        """What the intake worker passes to inquiry_receive (the CV travels as a file name)."""
+        data = self.cleaned_data
+        return {
+            "email": data["email"], "name": data["name"],
+            "fields": {k: v for k, v in self.lead_fields().items() if k != "cv"},
+            "citizenships": list(data.get("citizenships") or []), "skills": self.skill_names(),
+            "subject": "Inquiry from the web form", "body": data.get("motivation", ""),
+        }
+
+    def raw_fields(self, post) -> dict[str, Any]:
+        raw: dict[str, Any] = {}
+        for key, values in post.lists():
+            if key in self.NOT_RAW:
+                continue
+            raw[key] = values[0] if len(values) == 1 else values
+        cv = self.cleaned_data.get("cv")
+        if cv:
+            raw["cv"] = cv.name
+        return raw
