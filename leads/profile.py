@@ -309,6 +309,31 @@ def from_json(name: str, value: Any) -> Any:
     return value
 
 
+def held_about(lead: Lead) -> list[tuple[str, str]]:
+    """The personal data of the profile as the person reads it (their my-data page): each
+    declared personal field that holds a value, with its question and a readable value."""
+    shown = []
+    for name in PERSONAL_FIELDS:
+        spec = BY_NAME[name]
+        value = getattr(lead, name)
+        if value in (None, "") or (spec.kind is Kind.FLAG and not value):
+            continue
+        if spec.kind is Kind.CHOICE:
+            text = getattr(lead, f"get_{name}_display")()
+        elif spec.kind is Kind.COUNTRY:
+            text = value.name
+        elif spec.kind is Kind.OPENING:
+            text = value.title
+        elif spec.kind is Kind.FILE:
+            text = "a file you sent us"
+        elif spec.kind is Kind.DATE:
+            text = value.strftime("%-d %b %Y")
+        else:
+            text = as_text(name, value)
+        shown.append((spec.applicant_label, text))
+    return shown
+
+
 def lead_value(lead: Lead, name: str) -> Any:
     """The lead's value of a field, as ``as_json`` takes it (the opening without a query)."""
     if BY_NAME[name].kind is Kind.OPENING:

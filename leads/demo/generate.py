@@ -150,6 +150,7 @@ class LeadGenerator:
             years_experience=round(rng.triangular(0, 25, 6)) if rng.random() < 0.9 else None,
             created_at=created_at,
             privacy_accepted_at=created_at,
+            legal_basis="consent",  # they accepted the privacy terms on the form
             marketing_opt_in=rng.random() < 0.3,
             unsubscribed_at=self._unsubscribed(rng, created_at),
             followups_paused=rng.random() < 0.02,

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from leads import profile
 from leads.emails import lead_id_from_token
 from leads.fields import CheckedForm
 from leads.models import Lead
@@ -120,6 +121,7 @@ def my_data_request(request: HttpRequest) -> HttpResponse:
 
 def _held(lead: Lead) -> dict:
     return {
+        "profile": profile.held_about(lead),
         "inquiries": lead.inquiries.only("received_at", "channel", "subject").order_by("received_at")[:50],
         "emails_sent": lead.outbound_emails.filter(status="sent").count(),
     }
