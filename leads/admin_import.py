@@ -1,30 +1,45 @@
-"""The "Import leads from CSV" page of the lead admin: upload, check, and import.
+"""The "Import leads from CSV" pages of the lead admin: upload, check, import, and a large
+file's progress.
 
-Mixed into the lead admin at the end of ``leads/admin.py``. The employers offered are the
-ones where the user may add leads in the admin (employer admins; every employer for a
-superuser); any other employer is not a valid choice, so nothing is imported there.
+Mixed into the lead admin (``leads/admin``). The employers offered are the ones where the user
+may add leads in the admin (employer admins; every employer for a superuser); any other
+employer is not a valid choice, so nothing is imported there. A job's page is found the same
+way: another employer's job is a 404.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 
 from leads.fields import CheckedForm
-from leads.models import Employer
-from leads.services.imports import COLUMNS, MAX_BYTES, MAX_ROWS, leads_import_csv
+from leads.models import Employer, ImportJob, LegalBasis
+from leads.services.imports import COLUMNS, IMPORT_INLINE_MAX_ROWS, MAX_BYTES, MAX_ROWS, leads_import_csv
+
+_RECENT_JOBS = 10
+# A queued job nobody has started for this long: the page says the worker or queue may be down.
+_WAITING_TOO_LONG = dt.timedelta(minutes=1)
 
 
 class LeadImportForm(CheckedForm):
     employer = forms.ModelChoiceField(queryset=Employer.objects.none(), empty_label=None)
     file = forms.FileField(label="CSV file", help_text=f"UTF-8 with a header row; at most "
-                           f"{MAX_BYTES // (1024 * 1024)} MB and {MAX_ROWS:,} rows.")
+                           f"{MAX_BYTES // (1024 * 1024)} MB and {MAX_ROWS:,} rows. A file of more than "
+                           f"{IMPORT_INLINE_MAX_ROWS} rows is imported in the background.")
+    legal_basis = forms.ChoiceField(
+        choices=[("", "Choose…"), *LegalBasis.choices],
+        help_text="Why you may hold these people's data and email them. Without a legal basis the leads "
+                  "would be stored and nothing sent to them, not even the acknowledgement; so it is required.",
+    )
     dry_run = forms.BooleanField(required=False, label="Check only: show what would happen and import nothing")
 
     def __init__(self, *args: Any, employers: QuerySet[Employer], **kwargs: Any) -> None:
@@ -33,7 +48,7 @@ class LeadImportForm(CheckedForm):
 
 
 class LeadImportMixin:
-    """Adds ``import/`` to a lead ModelAdmin and a link to it on the changelist."""
+    """Adds ``import/`` and ``import/<job_id>/`` to a lead ModelAdmin, and a link on the changelist."""
 
     change_list_template = "admin/leads/import_lead_change_list.html"
 
@@ -41,14 +56,24 @@ class LeadImportMixin:
     admin_site: Any
 
     def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view(self.import_view)
-        name = f"{self.opts.app_label}_{self.opts.model_name}_import"
-        return [path("import/", view, name=name), *super().get_urls()]  # type: ignore[misc]
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}_import"
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name=prefix),
+            path("import/<int:job_id>/", self.admin_site.admin_view(self.import_job_view), name=f"{prefix}_job"),
+            *super().get_urls(),  # type: ignore[misc]
+        ]
 
     def import_employers(self, request: HttpRequest) -> QuerySet[Employer]:
         if request.user.is_superuser:
             return Employer.objects.order_by("name")
         return Employer.objects.filter(pk__in=self.employers_allowed(request, "add")).order_by("name")  # type: ignore[attr-defined]
+
+    def import_job_for(self, request: HttpRequest, job_id: int) -> ImportJob:
+        """The job, when the user may import into its employer; else 404."""
+        jobs = ImportJob.objects.select_related("employer")
+        if not request.user.is_superuser:
+            jobs = jobs.filter(employer__in=self.employers_allowed(request, "add"))  # type: ignore[attr-defined]
+        return get_object_or_404(jobs, pk=job_id)
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
         employers = self.import_employers(request)
@@ -61,8 +86,13 @@ class LeadImportMixin:
                 upload = form.cleaned_data["file"]
                 # A repeated POST (reload, double click) is harmless: rows of a file already
                 # imported are skipped by the service.
-                report = leads_import_csv(employer=form.cleaned_data["employer"], file=upload, actor=request.user,
-                                          dry_run=form.cleaned_data["dry_run"], file_name=upload.name)
+                report = leads_import_csv(
+                    employer=form.cleaned_data["employer"], file=upload, actor=request.user,
+                    legal_basis=form.cleaned_data["legal_basis"], dry_run=form.cleaned_data["dry_run"],
+                    file_name=upload.name, inline_max_rows=IMPORT_INLINE_MAX_ROWS,
+                )
+                if report.job is not None:
+                    return HttpResponseRedirect(self._job_url(report.job))
         else:
             form = LeadImportForm(employers=employers)
         context = {
@@ -72,8 +102,28 @@ class LeadImportMixin:
             "form": form,
             "report": report,
             "columns": COLUMNS,
+            "inline_max_rows": IMPORT_INLINE_MAX_ROWS,
+            "jobs": ImportJob.objects.filter(employer__in=employers).select_related("employer")[:_RECENT_JOBS],
         }
         return TemplateResponse(request, "admin/leads/import_leads.html", context)
+
+    def import_job_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        job = self.import_job_for(request, job_id)
+        active = job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Import of {job.file_name}",
+            "job": job,
+            "active": active,
+            "waiting_too_long": job.status == ImportJob.Status.QUEUED
+            and timezone.now() - job.created_at > _WAITING_TOO_LONG,
+        }
+        return TemplateResponse(request, "admin/leads/import_job.html", context)
+
+    def _job_url(self, job: ImportJob) -> str:
+        return reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_import_job",
+                       args=[job.pk])
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         # has_add_permission reads what the changelist has already read: no extra query.

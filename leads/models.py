@@ -842,6 +842,8 @@ class ImportJob(models.Model):
     )
     file = models.FileField(upload_to="imports/%Y/%m/", max_length=300)
     file_name = models.CharField(max_length=200)
+    # What the importer chose for every row: why the employer may email these people.
+    legal_basis = models.CharField(max_length=24, choices=LegalBasis.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     rows_total = models.PositiveIntegerField(default=0)
     rows_done = models.PositiveIntegerField(default=0)

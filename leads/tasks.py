@@ -7,6 +7,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from leads.import_tasks import import_job_run  # noqa: F401 - registers the CSV import task with the worker
 from leads.services.heartbeat import heartbeat_record
 from leads.services.outbox import outbox_claim_due, outbox_claim_one, outbox_deliver, outbox_recover_stuck
 from leads.services.reminders import digests_queue, stale_checks_queue, stale_leads_close

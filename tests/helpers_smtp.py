@@ -11,7 +11,6 @@ import asyncio
 import logging
 import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+
+from tests.waiting import wait_until
 
 # aiosmtpd logs every SMTP command at INFO; the tests read what arrived instead.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -95,6 +96,7 @@ class Recorder:
             server.transport.close()
             return "250 Message accepted for delivery (never heard)"
         if self.data_delay:
+            # A sleep that is the scenario: a slow server, answering late on purpose.
             await asyncio.sleep(self.data_delay)
         return "250 Message accepted for delivery"
 
@@ -113,12 +115,7 @@ class Recorder:
 
     def wait_for(self, count: int, timeout: float = 30.0) -> bool:
         """Wait until at least ``count`` messages arrived (a real clock: the server is real)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.count() >= count:
-                return True
-            time.sleep(0.02)
-        return self.count() >= count
+        return wait_until(lambda: self.count() >= count, timeout=timeout, interval=0.02)
 
 
 @dataclass

@@ -4,7 +4,6 @@ real worker, which writes to the database."""
 from __future__ import annotations
 
 import os
-import time
 import uuid
 
 import pytest
@@ -13,6 +12,7 @@ from django.utils import timezone
 from leads.models import WorkerHeartbeat
 from leads.tasks import heartbeat
 from relocate.celery import app
+from tests.waiting import wait_until
 
 
 def _broker_or_skip() -> None:
@@ -37,9 +37,7 @@ def test_task_round_trip_through_broker_and_worker():
     started = timezone.now()
     with start_worker(app, pool="solo", perform_ping_check=False, queues=[queue], shutdown_timeout=10):
         heartbeat.apply_async(args=[name], queue=queue)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not WorkerHeartbeat.objects.filter(name=name).exists():
-            time.sleep(0.1)
+        assert wait_until(WorkerHeartbeat.objects.filter(name=name).exists, timeout=30, interval=0.1)
     beat = WorkerHeartbeat.objects.get(name=name)
     assert beat.beat_at >= started
     assert beat.hostname  # set by the worker that ran it

@@ -44,12 +44,14 @@ from leads.models import (
     OutboundKind,
     OutboundStatus,
     SequenceStep,
+    WorkerHeartbeat,
 )
 from leads.services.intake import inquiry_receive
-from leads.tasks import dispatch_due_emails
+from leads.tasks import dispatch_due_emails, heartbeat
 from relocate.celery import app
 from tests.factories import EmailTemplateFactory, SequenceFactory
 from tests.helpers_smtp import SMTPServer, free_port, smtp_server
+from tests.waiting import wait_until
 
 # Monday 2 November 2026, 20:00 UTC = 15:00 in New York (the leads below live in the US).
 MONDAY = dt.datetime(2026, 11, 2, 20, 0, tzinfo=dt.UTC)
@@ -92,8 +94,9 @@ def sequence(cast):
 
 
 def receive(cast, email: str = "ana@example.org", channel: str = "web_form"):
+    # The web form's consent: without a legal basis nothing would be sent.
     return inquiry_receive(employer=cast.employer, channel=channel, email=email, name="Ana Silva",
-                           fields={"current_country": "US"})
+                           fields={"current_country": "US"}, privacy_accepted=True)
 
 
 def acks(lead: Lead) -> list[OutboundEmail]:
@@ -105,7 +108,7 @@ def queue_due_acknowledgements(employer, count: int) -> list[OutboundEmail]:
     now = timezone.now()
     leads = Lead.objects.bulk_create(
         [Lead(employer=employer, name=f"Lead {i}", email=f"lead{i}@example.org", current_country="US",
-              time_zone="America/New_York", created_at=now) for i in range(count)]
+              time_zone="America/New_York", created_at=now, legal_basis="consent") for i in range(count)]
     )
     return OutboundEmail.objects.bulk_create(
         [OutboundEmail(employer=employer, lead=lead, kind=OutboundKind.ACKNOWLEDGEMENT, to_email=lead.email,
@@ -359,15 +362,14 @@ class RedisServer:
              "--appendonly", "no", "--dir", self.workdir],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if self.client().ping():
-                    return
-            except Exception:  # noqa: BLE001, S110 - not listening yet
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        if not wait_until(self._answers, timeout=10):
+            raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def _answers(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except Exception:  # noqa: BLE001 - not listening yet
+            return False
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -433,13 +435,13 @@ def in_process_worker(queue: str) -> Iterator[None]:
         yield
 
 
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
+def sweep_done(queue: str) -> bool:
+    """Wait until the in-process worker on ``queue`` has run everything sent before this call:
+    it runs one task at a time in order (solo pool, prefetch 1, late acks), so once a heartbeat
+    sent after them has run, they have."""
+    marker = f"after-{uuid.uuid4().hex}"
+    heartbeat.apply_async(args=[marker], queue=queue)
+    return wait_until(WorkerHeartbeat.objects.filter(name=marker).exists, timeout=30, interval=0.1)
 
 
 # 3. The broker down while inquiries arrive ---------------------------------------------------
@@ -485,7 +487,7 @@ def test_broker_down_inquiries_stored_and_every_acknowledgement_sent_once_when_i
             .exclude(status=OutboundStatus.SENT).exists(), timeout=10,
         )
         dispatch_due_emails.apply_async(queue=worker_queue)  # a second sweep finds nothing
-        time.sleep(1)
+        assert sweep_done(worker_queue)
     for lead in [first, *leads, after]:
         [ack] = acks(lead)
         assert [r.message_id for r in smtp.recorder.messages(to=lead.email)] == [ack.message_id]
@@ -516,6 +518,10 @@ def _start_worker_process(name: str, queue: str, env: dict[str, str], log: Path)
         )
 
 
+# Seconds after which the separate workers take a claimed row for stuck (their environment).
+STUCK_AFTER = 2
+
+
 def _stop(process: subprocess.Popen | None) -> None:
     if process is None or process.poll() is not None:
         return
@@ -534,12 +540,12 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_email_with_at_most_o
     postgres, cast, smtp, redis_broker, tmp_path
 ):
     total = 300
-    smtp.recorder.data_delay = 0.02  # a slow server: the batch takes several seconds
+    smtp.recorder.data_delay = 0.02  # a slow server (the scenario): the batch takes several seconds
     rows = queue_due_acknowledgements(cast.employer, total)
     queue = f"test-{uuid.uuid4().hex}"
     env = {
         **os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": redis_broker.url, "EMAIL_URL": smtp.url,
-        "RELOCATE_EMAIL_STUCK_AFTER_SECONDS": "2", "RELOCATE_VAR_DIR": str(tmp_path / "var"),
+        "RELOCATE_EMAIL_STUCK_AFTER_SECONDS": str(STUCK_AFTER), "RELOCATE_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "relocate.settings", "LOG_LEVEL": "INFO",
     }
     log = tmp_path / "workers.log"
@@ -555,7 +561,11 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_email_with_at_most_o
         print(f"\nkilled the worker after {at_kill} of {total} emails; {stuck} rows left in `sending`")
         assert 0 < at_kill < total and stuck > 0, "the worker must die in the middle of a batch"
 
-        time.sleep(2.5)  # past RELOCATE_EMAIL_STUCK_AFTER_SECONDS: the claimed rows count as stuck
+        # The second worker recovers rows claimed longer than RELOCATE_EMAIL_STUCK_AFTER_SECONDS
+        # ago (its own clock, which time_machine cannot move): wait until all of them are.
+        assert wait_until(lambda: not OutboundEmail.objects.filter(
+            status=OutboundStatus.SENDING, claimed_at__gte=timezone.now() - dt.timedelta(seconds=STUCK_AFTER),
+        ).exists(), timeout=10)
         second = _start_worker_process("fresh", queue, env, log)
         dispatch_due_emails.apply_async(queue=queue)
         done = wait_until(lambda: not OutboundEmail.objects.exclude(status=OutboundStatus.SENT).exists(), 40)
@@ -582,18 +592,18 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_email_with_at_most_o
 def test_on_commit_kick_publishes_one_task_per_due_row_and_a_worker_sends_them(cast, smtp, redis_broker):
     kick_queue = app.conf.task_default_queue
     lead = receive(cast).lead
-    receive(cast)  # a repeat inquiry: a second acknowledgement, no second note to the recruiter
+    receive(cast)  # a repeat inquiry the same day: no second acknowledgement, no second note to the recruiter
     due = OutboundEmail.objects.filter(scheduled_at__lte=timezone.now() + dt.timedelta(minutes=1))
     later = OutboundEmail.objects.filter(scheduled_at__gt=timezone.now() + dt.timedelta(minutes=1))
-    assert due.count() == 3 and later.count() == 0  # no sequence for this employer
+    assert due.count() == 2 and later.count() == 0  # the acknowledgement and the note; no sequence here
     messages = redis_broker.messages(kick_queue)
-    assert [m["headers"]["task"] for m in messages] == ["leads.tasks.send_outbound_email"] * 3
+    assert [m["headers"]["task"] for m in messages] == ["leads.tasks.send_outbound_email"] * 2
     kicked = [json.loads(base64.b64decode(m["body"]))[0][0] for m in messages]
     assert sorted(kicked) == sorted(due.values_list("id", flat=True)), "one message per due row"
 
     # A worker on that queue sends them without any sweep.
     with in_process_worker(kick_queue):
-        assert smtp.recorder.wait_for(3, timeout=30)
+        assert smtp.recorder.wait_for(2, timeout=30)
         assert wait_until(lambda: not due.exclude(status=OutboundStatus.SENT).exists(), timeout=10)
-    assert len(smtp.recorder.messages(to=lead.email)) == 2
+    assert len(smtp.recorder.messages(to=lead.email)) == 1
     assert set(smtp.recorder.message_id_counts().values()) == {1}

@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from hypothesis import given
 from hypothesis import strategies as st
 
+from leads.models import LegalBasis
 from leads.services.imports import COLUMNS, leads_import_csv
 from tests.factories import LeadFactory, OpeningFactory
 from tests.fuzz import (
@@ -187,22 +188,24 @@ def test_import_service_and_command(cast, tmp_path):
 
     @FUZZ
     @given(raw=csv_bytes(), dry_run=st.booleans(), via=st.sampled_from(["service"] * 3 + ["command"]),
-           file_name=st.sampled_from(["leads.csv", "", "x" * 300 + ".csv", "../../etc/passwd", "läds 😀.csv"]))
-    def run(raw, dry_run, via, file_name):
+           file_name=st.sampled_from(["leads.csv", "", "x" * 300 + ".csv", "../../etc/passwd", "läds 😀.csv"]),
+           legal_basis=st.sampled_from([*LegalBasis.values] * 3 + ["", "nope"]))
+    def run(raw, dry_run, via, file_name, legal_basis):
         raw = _real(raw, stand_ins)
         with example() as before:
             if via == "service":
                 file = io.BytesIO(raw)
                 file.name = file_name
                 report = leads_import_csv(employer=cast.employer, file=file, actor=cast.owner, dry_run=dry_run,
-                                          file_name=file_name)
+                                          file_name=file_name, legal_basis=legal_basis)
                 report.summary()
                 [str(error) for error in report.shown_errors]
                 refused = dry_run or (report.errors and not (report.created or report.joined))
                 tally("import service", "refused" if refused else f"imported {report.created + report.joined}")
             else:
                 path.write_bytes(raw)
-                args = ["import_leads", cast.employer.slug, str(path)] + (["--dry-run"] if dry_run else [])
+                args = ["import_leads", cast.employer.slug, str(path), f"--legal-basis={legal_basis}"] + (
+                    ["--dry-run"] if dry_run else [])
                 try:
                     call_command(*args, stdout=io.StringIO(), stderr=io.StringIO())
                     refused = dry_run
@@ -223,10 +226,12 @@ def test_admin_import_page(cast):
     @given(raw=csv_bytes(), dry_run=st.sampled_from(["", "on", "on", "yes", "0"]),
            employer=st.sampled_from([str(cast.employer.pk)] * 12 + [str(cast.other_employer.pk), "", "abc", "9" * 30]),
            file_name=st.sampled_from(["leads.csv", "leads.csv", "leads.xlsx", "x" * 300 + ".csv", "läds 😀.csv", ""]),
-           no_file=st.sampled_from([False] * 9 + [True]))
-    def run(raw, dry_run, employer, file_name, no_file):
+           no_file=st.sampled_from([False] * 9 + [True]),
+           legal_basis=st.sampled_from([*LegalBasis.values] * 4 + ["", "nope"]))
+    def run(raw, dry_run, employer, file_name, no_file, legal_basis):
         raw = _real(raw, stand_ins)
-        data = {"csrfmiddlewaretoken": CSRF_TOKEN, "employer": employer, "dry_run": dry_run}
+        data = {"csrfmiddlewaretoken": CSRF_TOKEN, "employer": employer, "dry_run": dry_run,
+                "legal_basis": legal_basis}
         if not no_file:
             data["file"] = SimpleUploadedFile(file_name or "x", raw, content_type="text/csv")
         with example() as before:

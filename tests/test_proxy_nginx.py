@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import urllib.parse
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
@@ -22,6 +21,7 @@ from leads.forms import started_token
 from leads.models import Inquiry, Submission
 from leads.services.submissions import submissions_drain
 from tests.helpers_intake import closed_port
+from tests.waiting import wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,15 +68,19 @@ def nginx(live_server, tmp_path) -> Iterator[int]:
     config.write_text(_CONFIG.format(work=work, port=port, upstream=upstream))
     process = subprocess.Popen([NGINX, "-c", str(config), "-p", str(work)],  # noqa: S603 - our own config
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"nginx did not start: {process.stderr.read().decode()}")
         try:
             http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
-            break
         except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"nginx did not start: {process.stderr.read().decode()}")
-            time.sleep(0.05)
+            return False
+        return True
+
+    if not wait_until(listening, timeout=10):
+        process.terminate()
+        pytest.fail(f"nginx did not listen on port {port} within 10 s")
     yield port
     process.terminate()
     process.wait(timeout=10)

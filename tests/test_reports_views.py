@@ -39,6 +39,21 @@ TABLES = {
 }
 
 
+# Every report page starts with 7 queries: the session, the user, the employers the user is an
+# admin of, the user's and the groups' permissions (the admin's has_permission), the user's
+# memberships and admin memberships (the filter form's employers). Then the report's own, and
+# the openings of the filter form:
+REPORT_QUERIES = {
+    "funnel": 12,  # reached per stage, the previous period's, the stage events, the breakdown
+    "cohorts": 11,  # the cohorts, their stage events, the visa and closed breakdowns
+    "surge": 11,  # inquiries per day (with the year before), marked events, per country
+    "response": 10,  # first contact per recruiter and week in one query, the recruiters' names
+    "followups": 9,  # the steps with their replies, in one query
+}
+# The index: those 7 only.
+REPORTS_INDEX_QUERIES = 7
+
+
 def url(name: str) -> str:
     return reverse("reports:report", args=[name])
 
@@ -215,9 +230,17 @@ def _queries(client, name: str) -> int:
 
 
 @pytest.mark.parametrize("name", REPORTS)
-def test_page_query_count_does_not_grow_with_leads(client, cast, name):
+def test_page_query_count_does_not_grow_with_leads(client, cast, name, django_assert_num_queries):
     client.force_login(cast.owner)
     many_leads(cast, 5)
     few = _queries(client, name)
     many_leads(cast, 45)
     assert _queries(client, name) == few
+    with django_assert_num_queries(REPORT_QUERIES[name]):
+        assert client.get(url(name), WEEK).status_code == 200
+
+
+def test_index_query_count(client, cast, django_assert_num_queries):
+    client.force_login(cast.owner)
+    with django_assert_num_queries(REPORTS_INDEX_QUERIES):
+        assert client.get(reverse("reports:index")).status_code == 200

@@ -14,6 +14,18 @@ from leads.models import Stage
 from tests.factories import InquiryFactory, LeadFactory, OutboundEmailFactory
 
 DASHBOARD = reverse("leads:dashboard")
+TIME_ZONE = reverse("leads:time_zone")
+# The dashboard, however many leads: the session, the user, the user's employers
+# (recruiter_view); the inquiry counts (one query, this year and last); my open leads and their
+# count; the overdue first contacts and their count; the follow-ups due today and their count;
+# the funnel, one query per milestone (8).
+DASHBOARD_QUERIES = 18
+# The time-zone preference page: the session, the user, the user's employers; the zone list
+# costs no query. Saving it: those 3; the preference written with update_or_create (a savepoint,
+# the row looked up, a nested savepoint around the INSERT: 6 statements); the session saved (a
+# savepoint around its UPDATE: 3).
+TIME_ZONE_PAGE_QUERIES = 3
+TIME_ZONE_SAVE_QUERIES = 12
 # A Wednesday noon in Auckland.
 NOW = dt.datetime(2026, 11, 11, 0, 0, tzinfo=dt.UTC)
 
@@ -57,7 +69,7 @@ def test_outsider_sees_nothing_of_ours(client, cast):
     assert response.context["data"]["mine_count"].count == 0
 
 
-def test_dashboard_query_count_does_not_grow(client, cast):
+def test_dashboard_query_count_does_not_grow(client, cast, django_assert_num_queries):
     client.force_login(cast.teammate)
 
     def count_after_adding(n: int) -> int:
@@ -70,4 +82,14 @@ def test_dashboard_query_count_does_not_grow(client, cast):
             client.get(DASHBOARD)
         return len(ctx.captured_queries)
 
-    assert count_after_adding(3) == count_after_adding(15)
+    assert count_after_adding(3) == count_after_adding(15)  # no query per lead, inquiry or email
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        assert client.get(DASHBOARD).status_code == 200
+
+
+def test_time_zone_preference_page_query_count(client, cast, django_assert_num_queries):
+    client.force_login(cast.teammate)
+    with django_assert_num_queries(TIME_ZONE_PAGE_QUERIES):
+        assert client.get(TIME_ZONE).status_code == 200
+    with django_assert_num_queries(TIME_ZONE_SAVE_QUERIES):
+        assert client.post(TIME_ZONE, {"time_zone": "Europe/Dublin"}).status_code == 302

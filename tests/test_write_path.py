@@ -62,7 +62,7 @@ def test_every_surface_takes_each_field_from_the_declaration(spec):
     assert (spec.name in LeadProfileForm.base_fields) == answered
     public = spec.from_inquiry and (spec.section in ("about", "role", "move", "consent") or spec.kind == "hidden")
     assert (spec.name in PublicInquiryForm.base_fields) == public
-    assert (spec.name in LeadEditForm.base_fields) == (spec.editable and spec.section != "" or spec.name in (
+    assert (spec.name in LeadEditForm.base_fields) == ((spec.editable and spec.section != "") or spec.name in (
         "marketing_opt_in", "legal_basis"))
     if spec.max_length and isinstance(getattr(LeadProfileForm.base_fields.get(spec.name), "max_length", None), int):
         # The form's limit is the declaration's (the model's, or the wider input a phone needs).
@@ -342,7 +342,7 @@ def test_the_my_data_page_lists_every_personal_field_the_declaration_marks(clien
     lead = LeadFactory(employer=cast.employer, phone="+64211234567", visa_pathway="working_holiday", dependants=2,
                        credentials_to_recognise="Nursing degree", needs_sponsorship=True)
     page = client.get(f"/my-data/{my_data_token(lead.pk)}/").content.decode()
-    for question in ("Phone", "Visa pathway of interest", "Number of dependants", "Qualifications that need recognition",
-                     "Do you need visa sponsorship?"):
+    for question in ("Phone", "Visa pathway of interest", "Number of dependants",
+                     "Qualifications that need recognition", "Do you need visa sponsorship?"):
         assert question in page
     assert "+64211234567" in page and "Nursing degree" in page

@@ -39,6 +39,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('file', models.FileField(max_length=300, upload_to='imports/%Y/%m/')),
                 ('file_name', models.CharField(max_length=200)),
+                ('legal_basis', models.CharField(choices=[('consent', 'Consent given on a form'), ('consent_in_person', 'Consent given in person'), ('legitimate_interest', 'Legitimate interest (they asked us)')], max_length=24)),
                 ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Importing'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=10)),
                 ('rows_total', models.PositiveIntegerField(default=0)),
                 ('rows_done', models.PositiveIntegerField(default=0)),

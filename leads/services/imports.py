@@ -3,12 +3,21 @@
 Policy: when any row is wrong, nothing is imported and the report lists every problem (row,
 column, message), as a person expects from an import preview. A good file then goes row by
 row through ``inquiry_receive`` (its own transaction per row, like every other path), so each
-row gets the same acknowledgement and sequence as an inquiry from the web form.
+row gets the same acknowledgement and sequence as an inquiry from the web form. Whoever
+imports says why the employer may email these people (the legal basis); every row carries it.
 
-Each imported inquiry remembers a fingerprint of its row (the SHA-256 of its values). A row
-imported before, or repeated in the file, is skipped: uploading the same file twice, or a
-re-exported sheet with rows added, sends nobody a second email, and an import cut short
-(a lost database connection) finishes by running it again.
+The profile columns, and how a cell becomes a value, come from the profile's declaration
+(``leads.profile``); the person's identity and how they reached us are declared here.
+
+Each imported inquiry holds the fingerprint of its row (the SHA-256 of its values), and the
+database holds one inquiry per fingerprint and employer. A row imported before, repeated in
+the file, or imported by a concurrent upload of the same file is skipped: nobody gets a
+second email, and an import cut short (a lost database connection, a worker that died)
+finishes by running it again.
+
+A file of more than ``IMPORT_INLINE_MAX_ROWS`` rows, uploaded in admin, is checked in the
+request and imported by a Celery task (``leads.import_tasks.import_job_run``): its ImportJob
+row is the progress bar.
 """
 
 from __future__ import annotations
@@ -19,51 +28,52 @@ import hashlib
 import io
 import itertools
 import json
+import logging
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.db import OperationalError
+from django.core.files import File
+from django.db import OperationalError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django_countries import countries
 
-from leads.models import Employer, Inquiry, Lead, MoveTimeline, Opening, RelocatingWith, Source, VisaPathway
+from leads import profile
+from leads.models import Employer, ImportJob, Inquiry, Lead, LegalBasis, Opening, Source
 from leads.normalise import normalise_phone
+from leads.profile import Kind
 
 # Intake's own checks, so that a row the preview passes is a row intake accepts.
-from leads.services.intake import clean_countries, clean_email, clean_profile, inquiry_receive
-from leads.timezones import validate_time_zone
+from leads.services.intake import RowAlreadyImported, clean_countries, clean_email, clean_profile, inquiry_receive
+
+logger = logging.getLogger(__name__)
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 10_000
+# Up to this many rows are imported while the admin waits; a larger file goes to a Celery task.
+IMPORT_INLINE_MAX_ROWS = 200
 _SHOWN_ERRORS = 200
 _MAX_CELL = 10_000
+# A job writes its counters every this many rows: a cheap UPDATE, a progress bar that moves.
+_PROGRESS_EVERY = 10
+_BATCH = 1000
 
+# Who the person is and how they reached us; the profile's columns are its declaration's.
+_IDENTITY = ("email", "name", "citizenships", "skills", "source", "received_at")
 # Columns by their canonical name; headers are matched case-insensitively, spaces as underscores.
-COLUMNS: tuple[str, ...] = (
-    "email", "name", "phone", "current_country", "current_city", "citizenships", "skills", "opening",
-    "role_of_interest", "years_experience", "needs_sponsorship", "move_timeline", "source", "received_at",
-    "motivation", "profile_url", "time_zone", "visa_pathway", "earliest_move_date", "relocating_with",
-    "dependants", "partner_needs_work_rights", "credentials_to_recognise",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-)
+COLUMNS: tuple[str, ...] = (*_IDENTITY[:2], *profile.IMPORT_FIELDS, *_IDENTITY[2:])
+_PROFILE_COLUMNS = frozenset(profile.IMPORT_FIELDS)
 _ALIASES = {"channel": "source", "country": "current_country", "city": "current_city",
             "citizenship": "citizenships", "skill": "skills", "e_mail": "email", "email_address": "email"}
-# Columns handled here rather than handed to intake as lead fields.
-_NOT_PROFILE = frozenset({"email", "name", "citizenships", "skills", "opening", "source", "received_at"})
-_CHOICES = {"move_timeline": MoveTimeline, "visa_pathway": VisaPathway, "relocating_with": RelocatingWith,
-            "source": Source}
-_BOOLEANS = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False, "false": False, "0": False}
-_INTEGERS = frozenset({"years_experience", "dependants"})
 # Names people write that differ from the ISO names django-countries knows.
 _COUNTRY_ALIASES = {"united states": "US", "usa": "US", "america": "US", "uk": "GB", "great britain": "GB",
                     "britain": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB",
                     "holland": "NL", "czech republic": "CZ", "ivory coast": "CI", "turkey": "TR"}
-_BOOLEAN_COLUMNS = frozenset({"needs_sponsorship", "partner_needs_work_rights"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class ImportReport:
     skipped: int = 0  # rows imported before, or repeating an earlier row of the file
     dry_run: bool = False
     errors: list[RowError] = field(default_factory=list)
+    job: ImportJob | None = None  # the file is being imported in the background
 
     @property
     def ok(self) -> bool:
@@ -102,6 +113,8 @@ class ImportReport:
     def summary(self) -> str:
         if self.errors and not (self.created or self.joined):
             return f"Nothing was imported: {len(self.errors)} problem(s) to fix ({self.rows} row(s) checked)."
+        if self.job is not None:
+            return f"The file is checked: its {self.rows} row(s) are being imported in the background."
         verb = "Would import" if self.dry_run else "Imported"
         text = f"{verb} {self.created + self.joined} row(s): {self.created} new lead(s), " \
                f"{self.joined} joined an existing lead."
@@ -124,35 +137,48 @@ class _FileRefused(Exception):
     pass
 
 
-def leads_import_csv(*, employer: Employer, file: IO[bytes], actor=None, dry_run: bool = False,
-                     file_name: str = "") -> ImportReport:
-    """Check every row of the CSV; when all are good (and not a dry run), receive each as an inquiry."""
+def leads_import_csv(*, employer: Employer, file: IO[bytes], legal_basis: str, actor=None, dry_run: bool = False,
+                     file_name: str = "", inline_max_rows: int | None = None) -> ImportReport:
+    """Check every row of the CSV; when all are good (and not a dry run), receive each as an inquiry
+    with the ``legal_basis`` (a LegalBasis value) the importer chose.
+
+    With ``inline_max_rows``, a good file of more rows is stored in an ImportJob and imported by
+    a Celery task once this transaction commits: the report's ``job``. Without it (the command)
+    every file is imported here."""
     report = ImportReport(file_name=file_name or getattr(file, "name", "") or "upload.csv", dry_run=dry_run)
-    try:
-        raw = _read_bytes(file)
-        text = _decode(raw)
-        rows = list(_parse(text, employer, report))
-    except _FileRefused as exc:
-        report.errors.append(RowError(0, "", str(exc)))
+    if legal_basis not in LegalBasis.values:
+        report.errors.append(RowError(0, "legal_basis", "Choose the legal basis for emailing these people: "
+                                      + ", ".join(LegalBasis.values) + "."))
         return report
-    if report.errors:
+    rows = _checked_rows(employer, file, report)
+    if rows is None:
         return report
-    if not rows:
-        report.errors.append(RowError(0, "", "The file has a header but no rows."))
+    if not dry_run and inline_max_rows is not None and len(rows) > inline_max_rows:
+        report.job = _job_create(employer=employer, file=file, file_name=report.file_name, actor=actor,
+                                 legal_basis=legal_basis, rows=len(rows))
         return report
-    seen = _fingerprints_imported_before(employer)
-    todo = []
-    for row in rows:
-        if row.fingerprint not in seen:
-            seen.add(row.fingerprint)
-            todo.append(row)
-    report.skipped = len(rows) - len(todo)
+    todo = _not_imported_before(employer, rows, report)
     if dry_run:
         report.created, report.joined = _predict(employer, todo)
         return report
     for row in todo:
-        _receive(employer, row, actor, report)
+        _receive(employer, row, actor, legal_basis, report)
     return report
+
+
+def _checked_rows(employer: Employer, file: IO[bytes], report: ImportReport) -> list[_Row] | None:
+    """Every row, when the whole file is good; else None and the problems on the report."""
+    try:
+        rows = list(_parse(_decode(_read_bytes(file)), employer, report))
+    except _FileRefused as exc:
+        report.errors.append(RowError(0, "", str(exc)))
+        return None
+    if report.errors:
+        return None
+    if not rows:
+        report.errors.append(RowError(0, "", "The file has a header but no rows."))
+        return None
+    return rows
 
 
 # --- reading the file ---------------------------------------------------------------------
@@ -265,20 +291,18 @@ class _RowChecker:
                 values[column] = ""
         fields: dict[str, Any] = {}
         for column, value in values.items():
-            if value and column not in _NOT_PROFILE:
+            if value and column in _PROFILE_COLUMNS:
                 converted = self._convert(column, value, fail)
                 if converted is not None:
                     fields[column] = converted
         kwargs: dict[str, Any] = {
             "email": values.get("email", ""),
             "name": values.get("name", ""),
-            "channel": self._choice("source", values.get("source") or Source.IMPORT, fail) or Source.IMPORT,
+            "channel": _source(values.get("source", ""), fail),
             "citizenships": self._countries(values.get("citizenships", ""), fail),
             "skills": _split(values.get("skills", "")),
             "received_at": self._received_at(values.get("received_at", ""), fail),
         }
-        if values.get("opening"):
-            fields["opening"] = self._opening(values["opening"], fail)
         if fields.get("phone"):
             # Checked here too: intake stops at a bad phone, and the row's other problems should show.
             try:
@@ -300,37 +324,18 @@ class _RowChecker:
         return kwargs, []
 
     def _convert(self, column: str, value: str, fail) -> Any:
-        if column in _CHOICES:
-            return self._choice(column, value, fail)
-        if column in _BOOLEAN_COLUMNS:
-            if value.lower() not in _BOOLEANS:
-                fail(column, "Enter yes or no (or true/false, 1/0).")
-            return _BOOLEANS.get(value.lower())
-        if column in _INTEGERS:
-            return _integer(column, value, fail)
-        if column == "current_country":
+        """A profile cell as its value: the declaration's own parsing, except countries (names
+        and aliases people write) and openings (this employer's, by title or id)."""
+        kind = profile.BY_NAME[column].kind
+        if kind is Kind.COUNTRY:
             return _country(column, value, fail)
-        if column == "earliest_move_date":
-            return _date(column, value, fail)
-        if column == "time_zone":
-            try:
-                validate_time_zone(value)
-            except ValidationError:
-                fail(column, "Enter a time zone such as Europe/London.")
-                return None
-        if column == "profile_url" and not _splits(value):
-            fail(column, "Enter a valid URL.")
+        if kind is Kind.OPENING:
+            return self._opening(value, fail)
+        try:
+            return profile.parse_text(column, value)
+        except ValueError as exc:
+            fail(column, str(exc))
             return None
-        return value
-
-    def _choice(self, column: str, value: str, fail) -> str | None:
-        choices = _CHOICES[column]
-        wanted = value.strip().lower()
-        for choice_value, label in choices.choices:
-            if wanted in {str(choice_value).lower(), str(label).lower()}:
-                return choice_value
-        fail(column, f"Choose one of: {', '.join(str(v) for v in choices.values)}.")
-        return None
 
     def _countries(self, value: str, fail) -> list[str]:
         codes = []
@@ -389,6 +394,17 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.replace("|", ";").split(";") if part.strip()]
 
 
+def _source(value: str, fail) -> str:
+    wanted = value.strip().lower()
+    if not wanted:
+        return Source.IMPORT
+    for choice, label in Source.choices:
+        if wanted in {choice, str(label).lower()}:
+            return choice
+    fail("source", f"Choose one of: {', '.join(Source.values)}.")
+    return Source.IMPORT
+
+
 def _country(column: str, value: str, fail) -> str | None:
     code = countries.alpha2(value) if len(value) <= 3 else ""
     code = code or _COUNTRY_ALIASES.get(value.lower(), "") or countries.by_name(value)
@@ -396,35 +412,6 @@ def _country(column: str, value: str, fail) -> str | None:
         fail(column, f"Unknown country “{value}”; use a country name or its two-letter code.")
         return None
     return code
-
-
-def _integer(column: str, value: str, fail) -> int | None:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not (0 <= number <= 10_000 and number.is_integer()):
-        fail(column, "Enter a whole number.")
-        return None
-    return int(number)
-
-
-def _date(column: str, value: str, fail) -> dt.date | None:
-    try:
-        day = parse_date(value)
-    except ValueError:
-        day = None
-    if day is None:
-        fail(column, "Enter a date as YYYY-MM-DD.")
-    return day
-
-
-def _splits(url: str) -> bool:
-    try:
-        urlsplit(url if "://" in url else f"https://{url}")
-    except ValueError:  # an unbalanced IPv6 bracket, for one
-        return False
-    return True
 
 
 # --- importing ----------------------------------------------------------------------------
@@ -436,10 +423,26 @@ def _fingerprint(values: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(given).encode()).hexdigest()
 
 
-def _fingerprints_imported_before(employer: Employer) -> set[str]:
-    # One pass over the employer's inquiries per import, rather than one per row.
-    return set(Inquiry.objects.filter(employer=employer, raw_fields__has_key="import_row_sha256")
-               .values_list("raw_fields__import_row_sha256", flat=True))
+def _not_imported_before(employer: Employer, rows: list[_Row], report: ImportReport) -> list[_Row]:
+    """The rows no inquiry holds yet, each once; the others count as skipped."""
+    seen = _imported_before(employer, (row.fingerprint for row in rows))
+    todo = []
+    for row in rows:
+        if row.fingerprint not in seen:
+            seen.add(row.fingerprint)
+            todo.append(row)
+    report.skipped = len(rows) - len(todo)
+    return todo
+
+
+def _imported_before(employer: Employer, fingerprints: Iterable[str]) -> set[str]:
+    # This file's fingerprints only, a batch per query, through the constraint's index.
+    wanted = sorted(set(fingerprints))
+    found: set[str] = set()
+    for start in range(0, len(wanted), _BATCH):
+        found.update(Inquiry.objects.filter(employer=employer, import_fingerprint__in=wanted[start:start + _BATCH])
+                     .values_list("import_fingerprint", flat=True))
+    return found
 
 
 def _predict(employer: Employer, rows: list[_Row]) -> tuple[int, int]:
@@ -447,8 +450,8 @@ def _predict(employer: Employer, rows: list[_Row]) -> tuple[int, int]:
     emails = {row.kwargs["email"] for row in rows}
     known: set[str] = set()
     batch = sorted(emails)
-    for start in range(0, len(batch), 500):
-        known.update(Lead.objects.filter(employer=employer, email__in=batch[start:start + 500])
+    for start in range(0, len(batch), _BATCH):
+        known.update(Lead.objects.filter(employer=employer, email__in=batch[start:start + _BATCH])
                      .values_list("email", flat=True))
     created = 0
     for row in rows:
@@ -458,13 +461,19 @@ def _predict(employer: Employer, rows: list[_Row]) -> tuple[int, int]:
     return created, len(rows) - created
 
 
-def _receive(employer: Employer, row: _Row, actor, report: ImportReport) -> None:
-    kwargs = row.kwargs
-    raw = {**row.cells, "import_file": report.file_name[:200], "import_row": row.number,
-           "import_row_sha256": row.fingerprint}
+def _receive(employer: Employer, row: _Row, actor, legal_basis: str, report: ImportReport,
+             job_id: int | None = None) -> None:
+    raw = {**row.cells, "import_file": report.file_name[:200], "import_row": row.number}
+    if job_id is not None:
+        raw["import_job"] = job_id
     try:
         result = inquiry_receive(employer=employer, actor=actor, subject=f"Imported from {report.file_name}",
-                                 raw_fields=raw, **kwargs)
+                                 raw_fields=raw, legal_basis=legal_basis, import_fingerprint=row.fingerprint,
+                                 **row.kwargs)
+    except RowAlreadyImported:
+        # Another import of the same row (a concurrent upload, a second worker) was first.
+        report.skipped += 1
+        return
     except (ValidationError, OperationalError) as exc:
         # Checked a moment ago, so this is a change in between (an opening deleted) or a lost
         # database: the rows before are imported; running the file again imports the rest.
@@ -477,4 +486,110 @@ def _receive(employer: Employer, row: _Row, actor, report: ImportReport) -> None
         report.joined += 1
 
 
-__all__ = ["COLUMNS", "MAX_BYTES", "MAX_ROWS", "ImportReport", "RowError", "leads_import_csv"]
+# --- in the background --------------------------------------------------------------------
+
+
+def _job_create(*, employer: Employer, file: IO[bytes], file_name: str, actor, legal_basis: str,
+                rows: int) -> ImportJob:
+    job = ImportJob(employer=employer, created_by=actor if getattr(actor, "pk", None) else None,
+                    file_name=file_name[:200], rows_total=rows, legal_basis=legal_basis)
+    file.seek(0)
+    # A name of our own: the person's file name is kept in file_name, and may be anything.
+    job.file.save(f"employer-{employer.pk}.csv", File(file), save=False)
+    with transaction.atomic():
+        job.save()
+        transaction.on_commit(partial(import_job_kick, job.pk))
+    return job
+
+
+def import_job_kick(job_id: int) -> None:
+    """Best effort, after commit: hand the job to a worker. With the broker down the job stays
+    queued and its page says so; the upload never fails for that."""
+    from leads.import_tasks import import_job_run
+
+    try:
+        import_job_run.apply_async(args=[job_id], retry=False)
+    except Exception:
+        logger.warning("broker unavailable: import job %s stays queued", job_id, exc_info=True)
+        ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(errors=[
+            {"row": 0, "field": "", "message": "The task queue did not take this import: no worker will start it. "
+             "Upload the file again once the queue is back (rows imported already are skipped)."}])
+
+
+def import_job_process(*, job_id: int) -> str:
+    """The worker's side of an ImportJob; safe to run twice. A done or failed job is left alone;
+    a queued one is claimed; a running one (its worker died, the message came back) continues,
+    its imported rows skipped by their fingerprint. Any exception marks the job failed with
+    the reason: a job is never left running."""
+    now = timezone.now()
+    jobs = ImportJob.objects.filter(pk=job_id)
+    if not jobs.filter(status=ImportJob.Status.QUEUED).update(status=ImportJob.Status.RUNNING, started_at=now):
+        if not jobs.filter(status=ImportJob.Status.RUNNING).exists():
+            return "not queued"
+        logger.info("import job %s: continuing a run that stopped", job_id)
+    job = ImportJob.objects.select_related("employer", "created_by").filter(pk=job_id).first()
+    if job is None:  # its employer was deleted a moment ago
+        return "not queued"
+    report = ImportReport(file_name=job.file_name)
+    try:
+        return _job_import(job, report)
+    except Exception as exc:
+        logger.exception("import job %s failed", job_id)
+        detail = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+        reason = f"The import stopped after {report.created + report.joined + report.skipped} row(s): {detail}. " \
+                 "Upload the file again to import the rest (rows imported already are skipped)."
+        jobs.filter(status=ImportJob.Status.RUNNING).update(
+            status=ImportJob.Status.FAILED, finished_at=timezone.now(),
+            errors=[*_as_json(report.errors), {"row": 0, "field": "", "message": reason}])
+        return "failed"
+
+
+def _job_import(job: ImportJob, report: ImportReport) -> str:
+    legal_basis = job.legal_basis
+    jobs = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING)
+    with job.file.open("rb") as file:
+        rows = _checked_rows(job.employer, file, report)
+    if rows is None or legal_basis not in LegalBasis.values:
+        # Checked at the upload: an opening deleted since, say. Nothing is imported.
+        report.errors = report.errors or [RowError(0, "legal_basis", "No legal basis was given.")]
+        jobs.update(status=ImportJob.Status.FAILED, finished_at=timezone.now(), rows_total=report.rows,
+                    errors=_as_json(report.errors))
+        return "failed"
+    todo = _not_imported_before(job.employer, rows, report)
+    jobs.update(rows_total=len(rows), rows_done=report.skipped, created=0, joined=0, skipped=report.skipped,
+                errors=[])
+    for done, row in enumerate(todo, start=1):
+        errors = len(report.errors)
+        _receive(job.employer, row, job.created_by, legal_basis, report, job_id=job.pk)
+        if done % _PROGRESS_EVERY == 0 or len(report.errors) != errors:
+            jobs.update(rows_done=report.skipped + report.created + report.joined + len(report.errors),
+                        created=report.created, joined=report.joined, skipped=report.skipped,
+                        errors=_as_json(report.errors))
+    # The counts of every run of this job (one that died first, too), from the rows themselves.
+    report.created, report.joined = _job_counts(job, rows)
+    report.skipped = len(rows) - report.created - report.joined - len(report.errors)
+    jobs.update(status=ImportJob.Status.DONE, finished_at=timezone.now(), rows_done=len(rows),
+                created=report.created, joined=report.joined, skipped=report.skipped,
+                errors=_as_json(report.errors))
+    return "done"
+
+
+def _job_counts(job: ImportJob, rows: list[_Row]) -> tuple[int, int]:
+    fingerprints = sorted({row.fingerprint for row in rows})
+    created = joined = 0
+    for start in range(0, len(fingerprints), _BATCH):
+        counts = Inquiry.objects.filter(
+            employer=job.employer_id, import_fingerprint__in=fingerprints[start:start + _BATCH],
+            raw_fields__import_job=job.pk,
+        ).aggregate(created=Count("pk", filter=Q(is_repeat=False)), joined=Count("pk", filter=Q(is_repeat=True)))
+        created += counts["created"]
+        joined += counts["joined"]
+    return created, joined
+
+
+def _as_json(errors: list[RowError]) -> list[dict[str, Any]]:
+    return [{"row": e.row, "field": e.field, "message": e.message} for e in errors[:_SHOWN_ERRORS]]
+
+
+__all__ = ["COLUMNS", "IMPORT_INLINE_MAX_ROWS", "MAX_BYTES", "MAX_ROWS", "ImportReport", "RowError",
+           "import_job_kick", "import_job_process", "leads_import_csv"]

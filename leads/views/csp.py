@@ -17,6 +17,9 @@ _MAX_REPORT_BYTES = 16 * 1024
 @csrf_exempt  # browsers send reports without a CSRF token; nothing is stored but a log line
 @require_POST
 def csp_report(request: HttpRequest) -> HttpResponse:
+    if request.content_type.startswith("multipart/"):
+        # A report is JSON; a form's body was read (streamed) by the input checks already.
+        return HttpResponse(status=400)
     body = request.body[:_MAX_REPORT_BYTES]
     try:
         report = json.loads(body.decode("utf-8", "replace")).get("csp-report", {})

@@ -38,11 +38,11 @@ from leads.selectors.leads import (
     lead_timeline,
     leads_filtered,
 )
-from leads.services.timeline import activity_log, note_add
 from leads.services.followups import followups_pause, followups_resume
 from leads.services.intake import inquiry_receive
 from leads.services.leads import lead_assign, lead_update, profile_change_decide
 from leads.services.pipeline import lead_move_stage
+from leads.services.timeline import activity_log, note_add
 from leads.views.common import lead_or_404, recruiter_view, safe_next
 
 
