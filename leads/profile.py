@@ -284,6 +284,20 @@ def as_text(name: str, value: Any) -> str:
     return str(value)
 
 
+def as_label(name: str, value: Any) -> str:
+    """A profile value as a recruiter reads it on the timeline: a choice's label, a country's
+    name; otherwise as in a CSV cell."""
+    spec = BY_NAME[name]
+    if spec.kind is Kind.CHOICE and value:
+        return str(dict(spec.choices.choices).get(value, value))
+    if spec.kind is Kind.COUNTRY and value:
+        from django_countries import countries
+
+        code = getattr(value, "code", value)
+        return str(countries.name(code) or code)
+    return as_text(name, value)
+
+
 def as_json(name: str, value: Any) -> Any:
     """A profile value as the timeline stores it (JSON), read back by ``from_json``."""
     spec = BY_NAME[name]
@@ -364,6 +378,7 @@ __all__ = [
     "Kind",
     "Repeat",
     "as_json",
+    "as_label",
     "as_text",
     "clean_profile",
     "from_json",

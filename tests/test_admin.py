@@ -21,6 +21,7 @@ from tests.factories import (
     CitizenshipFactory,
     ClosedReasonFactory,
     EmailTemplateFactory,
+    EmployerFactory,
     InquiryFactory,
     LeadFactory,
     MarkedEventFactory,
@@ -68,6 +69,8 @@ def populate(employer: m.Employer, tag: str) -> dict[type[models.Model], models.
         SubmissionFactory(employer=employer, data={"email": f"{tag}@example.org", "name": f"{tag} Person"}),
         employer.memberships.first(),
         api_key_create(employer=employer, name=f"{tag} key")[0],
+        m.ProfileChange.objects.create(lead=lead, field="current_city", old_value="", new_value=f"{tag} city",
+                                       status=m.ProfileChange.Status.APPLIED),
     ]
     return {type(row): row for row in rows}
 
@@ -190,48 +193,49 @@ def test_a_missing_object_answers_404_too(client: Client, cast) -> None:
 # --- writing for another employer ---------------------------------------------------------
 
 
-def lead_add_data(client: Client, **fields: Any) -> dict[str, Any]:
-    data = post_data(client.get(admin_url(m.Lead, "add")))
-    data.update({"name": "Sam Sneaky", "email": "  Sam@Example.org ", "dependants": 0, "source": "manual"})
+def test_add_lead_opens_the_recruiters_manual_entry(client: Client, cast) -> None:
+    client.force_login(cast.outsider)
+    response = client.get(admin_url(m.Lead, "add"))
+    assert response.status_code == 302 and response.url == reverse("leads:lead_add")
+    assert client.post(admin_url(m.Lead, "add"), {"name": "Sam", "email": "sam@example.org",
+                                                  "employer": cast.other_employer.pk}).status_code == 302
+    assert not m.Lead.objects.exists()
+
+
+def test_recruiters_have_no_add_lead_in_admin(client: Client, cast) -> None:
+    recruiter = UserFactory(username="staff-recruiter", is_staff=True)
+    MembershipFactory(user=recruiter, employer=cast.employer, role=m.Role.RECRUITER)
+    client.force_login(recruiter)
+    assert client.get(admin_url(m.Lead, "add")).status_code == 403
+
+
+def lead_change_data(client: Client, lead: m.Lead, **fields: Any) -> dict[str, Any]:
+    data = post_data(client.get(admin_url(m.Lead, "change", lead.pk)))
     data.update(fields)
     return data
 
 
-def test_outsider_adds_a_lead_for_their_own_employer(client: Client, cast) -> None:
-    client.force_login(cast.outsider)
-    data = lead_add_data(client, employer=cast.other_employer.pk, owner=cast.outsider.pk, phone="416 555 0199",
-                         current_country="CA")
-    response = client.post(admin_url(m.Lead, "add"), data)
-    assert response.status_code == 302, response.context["adminform"].form.errors
-    lead = m.Lead.objects.get(employer=cast.other_employer)
-    # Stored the way intake stores it, so the unique email and the duplicate checks hold.
-    assert (lead.email, lead.phone) == ("sam@example.org", "+14165550199")
-
-
-def test_outsider_cannot_add_a_lead_for_another_employer(client: Client, cast) -> None:
-    client.force_login(cast.outsider)
-    response = client.post(admin_url(m.Lead, "add"), lead_add_data(client, employer=cast.employer.pk))
-    assert response.status_code == 200
-    assert "employer" in response.context["adminform"].form.errors
-    assert not m.Lead.objects.exists()
-
-
 def test_outsider_cannot_point_a_lead_at_another_employers_opening_or_people(client: Client, cast) -> None:
     opening = OpeningFactory(employer=cast.employer)
+    lead = LeadFactory(employer=cast.other_employer)
     client.force_login(cast.outsider)
-    data = lead_add_data(client, employer=cast.other_employer.pk, opening=opening.pk, owner=cast.owner.pk)
-    response = client.post(admin_url(m.Lead, "add"), data)
+    data = lead_change_data(client, lead, opening=opening.pk, owner=cast.owner.pk)
+    response = client.post(admin_url(m.Lead, "change", lead.pk), data)
     assert set(response.context["adminform"].form.errors) == {"opening", "owner"}
-    assert not m.Lead.objects.exists()
+    lead.refresh_from_db()
+    assert (lead.opening, lead.owner) == (None, None)
+    assert not m.Activity.objects.filter(lead=lead).exists()
 
 
 def test_even_a_superuser_cannot_tie_two_employers_together(client: Client, admin_user, cast) -> None:
     opening = OpeningFactory(employer=cast.other_employer)
+    lead = LeadFactory(employer=cast.employer)
     client.force_login(admin_user)
-    data = lead_add_data(client, employer=cast.employer.pk, opening=opening.pk, owner=cast.outsider.pk)
-    response = client.post(admin_url(m.Lead, "add"), data)
+    data = lead_change_data(client, lead, opening=opening.pk, owner=cast.outsider.pk)
+    response = client.post(admin_url(m.Lead, "change", lead.pk), data)
     assert set(response.context["adminform"].form.errors) == {"opening", "owner"}
-    assert not m.Lead.objects.exists()
+    lead.refresh_from_db()
+    assert (lead.opening, lead.owner) == (None, None)
 
 
 def test_outsider_cannot_add_an_opening_for_another_employer(client: Client, cast) -> None:
@@ -267,41 +271,32 @@ def test_a_step_added_inline_must_use_its_sequences_templates(client: Client, ad
     assert not m.Sequence.objects.filter(name="Welcome").exists()
 
 
-def test_outsider_cannot_note_another_employers_lead_but_notes_their_own(client: Client, cast) -> None:
-    theirs = LeadFactory(employer=cast.employer)
+def test_notes_are_not_added_in_admin(client: Client, cast) -> None:
+    # The lead's page in the recruiter UI adds them, through the service.
     own = LeadFactory(employer=cast.other_employer)
     client.force_login(cast.outsider)
-    response = client.post(admin_url(m.Note, "add"), {"lead": theirs.pk, "body": "Peek", "created_at_0": "2026-01-05",
-                                                      "created_at_1": "10:00"})
-    assert "lead" in response.context["adminform"].form.errors
     response = client.post(admin_url(m.Note, "add"), {"lead": own.pk, "body": "Called", "created_at_0": "2026-01-05",
                                                       "created_at_1": "10:00"})
-    assert response.status_code == 302
-    assert m.Note.objects.get().author == cast.outsider
-
-
-def test_owner_adds_a_note_inline_on_the_lead_page(client: Client, cast) -> None:
-    lead = LeadFactory(employer=cast.employer, owner=cast.teammate)
-    client.force_login(cast.owner)
-    data = post_data(client.get(admin_url(m.Lead, "change", lead.pk)))
+    assert response.status_code == 403
+    data = lead_change_data(client, own)
     data.update({"notes-TOTAL_FORMS": 1, "notes-0-body": "Prefers Auckland."})
-    response = client.post(admin_url(m.Lead, "change", lead.pk), data)
-    assert response.status_code == 302
-    note = lead.notes.get()
-    assert (note.body, note.author) == ("Prefers Auckland.", cast.owner)
+    client.post(admin_url(m.Lead, "change", own.pk), data)
+    assert not m.Note.objects.exists()
 
 
 # --- choices, autocomplete and bulk actions -----------------------------------------------
 
 
-def test_lead_form_choices_are_the_users_employer_only(client: Client, cast, world) -> None:
-    client.force_login(cast.outsider)
-    fields = client.get(admin_url(m.Lead, "add")).context["adminform"].form.fields
+@pytest.mark.parametrize("who", ["outsider", "superuser"])
+def test_lead_form_choices_are_the_leads_employers_only(client: Client, admin_user, cast, world, who) -> None:
+    client.force_login(admin_user if who == "superuser" else cast.outsider)
     theirs = world["theirs"]
-    assert list(fields["employer"].queryset) == [cast.other_employer]
+    fields = client.get(admin_url(m.Lead, "change", theirs[m.Lead].pk)).context["adminform"].form.fields
     assert list(fields["opening"].queryset) == [theirs[m.Opening]]
-    assert list(fields["skills"].queryset) == [theirs[m.Skill]]
+    assert list(fields["closed_reason"].queryset) == [theirs[m.ClosedReason]]
     assert list(fields["owner"].queryset) == [cast.outsider]
+    # Not changed here: the employer, the email, the skills.
+    assert not {"employer", "email", "skills", "cv", "source"} & set(fields)
 
 
 def test_lead_autocomplete_returns_the_users_employer_only(client: Client, admin_user, cast, world) -> None:
@@ -315,14 +310,14 @@ def test_lead_autocomplete_returns_the_users_employer_only(client: Client, admin
     assert len(client.get(url, params).json()["results"]) == m.Lead.objects.count()
 
 
-def test_bulk_delete_skips_employers_where_the_user_is_only_a_recruiter(client: Client, cast) -> None:
+def test_bulk_erase_skips_employers_where_the_user_is_only_a_recruiter(client: Client, cast) -> None:
     MembershipFactory(user=cast.outsider, employer=cast.employer, role=m.Role.RECRUITER)
     theirs = LeadFactory(employer=cast.employer)
     own = LeadFactory(employer=cast.other_employer)
     client.force_login(cast.outsider)
-    data = {"action": "delete_selected", "_selected_action": [theirs.pk, own.pk], "post": "yes"}
+    data = {"action": "erase_personal_data", "_selected_action": [theirs.pk, own.pk]}
     assert client.post(admin_url(m.Lead, "changelist"), data).status_code == 302
-    assert list(m.Lead.objects.all()) == [theirs]
+    assert list(m.Lead.objects.filter(erased_at__isnull=True)) == [theirs]
     # A recruiter may look but not change.
     assert client.get(admin_url(m.Lead, "change", theirs.pk)).status_code == 200
     assert client.post(admin_url(m.Lead, "change", theirs.pk), {"name": "x"}).status_code == 403
@@ -348,19 +343,30 @@ def test_the_lead_page_shows_history_read_only(client: Client, cast, world) -> N
     client.force_login(cast.owner)
     response = client.get(admin_url(m.Lead, "change", lead.pk))
     inlines = {inline.opts.model: inline for inline in response.context["inline_admin_formsets"]}
-    for model in (m.StageEvent, m.Inquiry, m.PossibleDuplicate):
-        assert not inlines[model].has_add_permission and not inlines[model].has_change_permission
-    assert inlines[m.Note].has_add_permission
+    for model in (m.StageEvent, m.Inquiry, m.PossibleDuplicate, m.Note, m.Activity, m.ProfileChange,
+                  m.Citizenship):
+        assert not inlines[model].has_add_permission and not inlines[model].has_change_permission, model
+        assert not inlines[model].has_delete_permission, model
     body = response.content.decode()
     assert "kiwitag inquiry" in body and "kiwitag Twin" in body
 
 
-def test_a_lead_goes_with_its_history_when_deleted(client: Client, admin_user, world) -> None:
+def test_a_lead_is_erased_not_deleted_but_goes_with_its_employer(client: Client, admin_user, world) -> None:
     lead = world["mine"][m.Lead]
     client.force_login(admin_user)
-    assert not client.get(admin_url(m.Lead, "delete", lead.pk)).context["perms_lacking"]
-    assert client.post(admin_url(m.Lead, "delete", lead.pk), {"post": "yes"}).status_code == 302
-    assert not m.StageEvent.objects.filter(lead_id=lead.pk).exists()
+    assert client.post(admin_url(m.Lead, "delete", lead.pk), {"post": "yes"}).status_code == 403
+    choices = client.get(admin_url(m.Lead, "changelist")).context["action_form"].fields["action"].choices
+    assert [name for name, _ in choices if name] == ["erase_personal_data"]
+    assert m.Lead.objects.filter(pk=lead.pk).exists()
+    # An employer (deleted by a superuser) takes its leads and their read-only history along.
+    employer = EmployerFactory()
+    gone = LeadFactory(employer=employer)
+    for factory in (StageEventFactory, NoteFactory, ActivityFactory, InquiryFactory, CitizenshipFactory):
+        factory(lead=gone)
+    assert not client.get(admin_url(m.Employer, "delete", employer.pk)).context["perms_lacking"]
+    assert client.post(admin_url(m.Employer, "delete", employer.pk), {"post": "yes"}).status_code == 302
+    assert not m.Lead.objects.filter(pk=gone.pk).exists()
+    assert not m.StageEvent.objects.filter(lead_id=gone.pk).exists()
 
 
 # --- lead data is text, never markup ------------------------------------------------------

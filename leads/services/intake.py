@@ -387,8 +387,8 @@ def _update_lead(lead: Lead, intake: _Intake, inquiry: Inquiry) -> None:
     if proposed:
         summary += f"; proposed a new {', '.join(profile.BY_NAME[k].label.lower() for k in proposed)}"
     activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=intake.actor, at=received_at, summary=summary,
-                    details="\n".join(f"{profile.BY_NAME[c.field].label}: {profile.as_text(c.field, c.old_value)}"
-                                      f" → {profile.as_text(c.field, c.new_value)}" for c in history), touch=False)
+                    details="\n".join(f"{profile.BY_NAME[c.field].label}: {profile.as_label(c.field, c.old_value)}"
+                                      f" → {profile.as_label(c.field, c.new_value)}" for c in history), touch=False)
 
 
 # A stronger basis replaces a weaker one; a weaker never replaces a stronger.

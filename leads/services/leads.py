@@ -112,8 +112,8 @@ def profile_change_decide(*, change: ProfileChange, action: str, by) -> None:
             lead.save(update_fields=[change.field if spec.kind is not profile.Kind.OPENING else "opening",
                                      "updated_at"])
         ProfileChange.objects.filter(pk=change.pk).update(status=after, decided_by=by, decided_at=timezone.now())
-        old_text, new_text = profile.as_text(change.field, change.old_value), profile.as_text(change.field,
-                                                                                              change.new_value)
+        old_text = profile.as_label(change.field, change.old_value)
+        new_text = profile.as_label(change.field, change.new_value)
         summary = {
             "restore": f"{label} restored: {new_text} → {old_text}",
             "accept": f"Proposed {label.lower()} accepted: {old_text} → {new_text}",

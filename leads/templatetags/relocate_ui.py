@@ -97,4 +97,4 @@ def profile_text(value, name: str) -> str:
     if profile.BY_NAME[name].kind is profile.Kind.OPENING and value:
         opening = Opening.objects.filter(pk=value).only("title").first()
         return opening.title if opening else f"opening {value} (deleted)"
-    return profile.as_text(name, value)
+    return profile.as_label(name, value)

@@ -1,0 +1,131 @@
+"""Email templates (with a preview), follow-up sequences and the outbox."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from leads import models as m
+from leads.admin.tenancy import HistoryAdmin, RelatedOnly, TenantScopedAdmin, TenantScopedInline
+from leads.emails import TemplateError, render_template, template_context
+from leads.services.outbox import outbox_cancel, outbox_daily_counts, outbox_retry
+
+
+@admin.register(m.EmailTemplate)
+class EmailTemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
+    list_display = ("name", "employer", "kind", "subject", "updated_at")
+    list_filter = ("kind", ("employer", RelatedOnly))
+    search_fields = ("name", "subject")
+    list_select_related = ("employer",)
+    readonly_fields = ("preview",)
+
+    class Media:
+        css = {"all": ["css/admin-relocate.css"]}
+
+    @admin.display(description="Preview with a real lead")
+    def preview(self, obj: m.EmailTemplate) -> str:
+        """The saved template rendered for the employer's newest lead, as it would be sent."""
+        rendered, lead, problem = self._render_preview(obj)
+        if problem:
+            return problem
+        html_part = format_html(
+            '<iframe sandbox="" class="email-preview-html" title="HTML part" src="{}"></iframe>',
+            reverse("admin:leads_emailtemplate_preview_html", args=[obj.pk]),
+        ) if rendered.html else ""
+        return format_html(
+            '<p>For <strong>{}</strong> &lt;{}&gt;</p><p><strong>Subject:</strong> {}</p>'
+            '<pre class="email-preview-text">{}</pre>{}',
+            lead.name, lead.email, rendered.subject, rendered.text, html_part,
+        )
+
+    @staticmethod
+    def _render_preview(obj: m.EmailTemplate):
+        if obj.pk is None:
+            return None, None, "Save the template to see a preview."
+        lead = (m.Lead.objects.filter(employer_id=obj.employer_id, erased_at__isnull=True)
+                .select_related("employer", "owner", "opening").order_by("-created_at").first())
+        if lead is None:
+            return None, None, "No lead yet to preview with."
+        try:
+            return render_template(obj, template_context(lead)), lead, ""
+        except TemplateError as exc:
+            return None, None, str(exc)
+
+    def get_urls(self):
+        preview = self.admin_site.admin_view(self.preview_html_view)
+        return [
+            path("<int:object_id>/preview.html", preview, name="leads_emailtemplate_preview_html"),
+            *super().get_urls(),
+        ]
+
+    def preview_html_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The HTML part alone, for the preview's sandboxed frame: an email's own inline styles
+        are its design, so this one response allows them (and nothing else: no script, no
+        request anywhere), and it may be framed by our own admin only."""
+        obj = self.get_visible_or_404(request, str(object_id))
+        rendered, _, problem = self._render_preview(obj)
+        response = HttpResponse(problem or rendered.html or "", content_type="text/html; charset=utf-8")
+        response._csp_replace = {
+            "default-src": ["'none'"], "style-src": ["'unsafe-inline'"], "img-src": ["data:"],
+            "frame-ancestors": ["'self'"], "script-src": ["'none'"], "connect-src": ["'none'"],
+            "font-src": ["'none'"], "form-action": ["'none'"], "base-uri": ["'none'"], "object-src": ["'none'"],
+        }
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        return response
+
+
+class SequenceStepInline(TenantScopedInline, admin.TabularInline):
+    model = m.SequenceStep
+
+
+@admin.register(m.Sequence)
+class SequenceAdmin(TenantScopedAdmin, admin.ModelAdmin):
+    list_display = ("name", "employer", "active", "stop_after_stage")
+    list_filter = ("active", ("employer", RelatedOnly))
+    search_fields = ("name",)
+    list_select_related = ("employer",)
+    inlines = (SequenceStepInline,)
+
+
+@admin.register(m.SequenceStep)
+class SequenceStepAdmin(TenantScopedAdmin, admin.ModelAdmin):
+    list_display = ("__str__", "sequence", "position", "delay_days", "delay_from", "template")
+    list_filter = ("delay_from", ("sequence__employer", RelatedOnly))
+    search_fields = ("sequence__name", "template__name")
+    list_select_related = ("sequence", "template")
+
+
+@admin.register(m.OutboundEmail)
+class OutboundEmailAdmin(HistoryAdmin, admin.ModelAdmin):
+    # The outbox is written by the follow-up services and claimed by the worker; an edit
+    # here could send an email twice or lose one. Operators retry or cancel with actions,
+    # which call the outbox services.
+    list_display = ("scheduled_at", "kind", "to_email", "status", "status_reason", "employer", "lead", "attempts",
+                    "sent_at")
+    list_filter = ("status", "kind", ("scheduled_at", admin.DateFieldListFilter), ("employer", RelatedOnly))
+    search_fields = ("=to_email", "=unique_key", "=message_id")
+    date_hierarchy = "scheduled_at"
+    list_select_related = ("employer", "lead")
+    show_full_result_count = False
+    actions = ("retry_now", "cancel_scheduled")
+    change_list_template = "admin/leads/outboundemail/change_list.html"
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or bool(self.employers_allowed(request, "operate"))
+
+    @admin.action(description="Send again now (failed, cancelled or skipped)", permissions=["operate"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = outbox_retry(ids=queryset.values_list("pk", flat=True), by=request.user)
+        self.message_user(request, f"{count} email(s) scheduled to send now.")
+
+    @admin.action(description="Cancel scheduled emails", permissions=["operate"])
+    def cancel_scheduled(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = outbox_cancel(ids=queryset.values_list("pk", flat=True), by=request.user)
+        self.message_user(request, f"{count} scheduled email(s) cancelled.")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "daily_counts": outbox_daily_counts(self.get_queryset(request))}
+        return super().changelist_view(request, extra_context)
