@@ -127,6 +127,9 @@ class Employer(models.Model):
     stale_after_days = models.PositiveSmallIntegerField(default=90, validators=[MinValueValidator(1)])
     # Round-robin ownership: each new lead takes the next turn (see services.intake).
     assignment_turn = models.PositiveBigIntegerField(default=0, editable=False)
+    privacy_policy_url = models.URLField(
+        max_length=500, blank=True, help_text="Linked from the public form's consent; empty: no link is shown."
+    )
     surge_multiple = models.DecimalField(
         max_digits=4, decimal_places=2, default=Decimal("1.5"), validators=[MinValueValidator(1)]
     )
@@ -436,6 +439,10 @@ class Inquiry(models.Model):
     # The SHA-256 of an imported CSV row: one inquiry per row and employer, however often (or
     # however concurrently) the file is imported.
     import_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    # The email of ours this one answers (by the lead's reply address or its In-Reply-To).
+    in_reply_to = models.ForeignKey(
+        "OutboundEmail", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
 
     class Meta:
         verbose_name_plural = "inquiries"
@@ -746,6 +753,10 @@ class OutboundEmail(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     template = models.ForeignKey(EmailTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     step = models.ForeignKey(SequenceStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The recruiter who wrote it (a one-off email from the lead's page): their name is the sender's.
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     subject = models.CharField(max_length=300, blank=True)
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
@@ -825,6 +836,69 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class Task(models.Model):
+    """A next step on a lead: a title, a moment it is due, an owner; done or still open."""
+
+    TENANT_PATH = "employer_id"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=200, validators=[single_line])
+    due_at = models.DateTimeField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    note = models.TextField(blank=True, max_length=5000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    snoozed = models.PositiveSmallIntegerField(default=0, help_text="How many times it was put off.")
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            # A recruiter's open tasks by due time: /tasks/, the dashboard, the digest.
+            models.Index(fields=["owner", "due_at"], condition=Q(done_at__isnull=True), name="task_open_owner_due"),
+            models.Index(fields=["employer", "due_at"], condition=Q(done_at__isnull=True), name="task_open_emp_due"),
+            models.Index(fields=["lead", "done_at"], name="task_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+
+class SavedView(models.Model):
+    """Lead list filters kept under a name: the owner's own, or shared with the employer."""
+
+    TENANT_PATH = "employer_id"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="saved_views")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=80, validators=[single_line])
+    # The list's query string, as the filter form reads it (validated when saved and when used).
+    query = models.CharField(max_length=2000, blank=True)
+    shared = models.BooleanField(default=False, help_text="Shown to everyone at the employer.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["employer", "owner", "name"], name="saved_view_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ImportJob(models.Model):

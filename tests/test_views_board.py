@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from leads.models import MILESTONES, Stage
-from leads.selectors import leads as selectors
+from leads.selectors import board as selectors
 from tests.factories import LeadFactory
 
 BOARD = reverse("leads:board")

@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from leads.models import (
-    MILESTONES,
     Activity,
     Citizenship,
     Inquiry,
@@ -39,7 +38,6 @@ SORTS: dict[str, tuple[str, bool]] = {
     "oldest": ("created_at", False),
     "active": ("last_activity_at", True),
 }
-BOARD_COLUMN_CAP = 50
 TIMELINE_CAP = 200
 
 
@@ -177,27 +175,6 @@ def lead_page(qs: QuerySet[Lead], *, sort: str = "newest", cursor: str = "", siz
         leads=rows, next_cursor=encode_cursor(rows[-1], sort) if more and rows else None,
         is_first=after is None, sort=sort,
     )
-
-
-# --- The board --------------------------------------------------------------------------------
-
-@dataclass
-class BoardColumn:
-    stage: str
-    label: str
-    leads: list[Lead]
-    more: bool
-
-
-def board_columns(qs: QuerySet[Lead], *, cap: int = BOARD_COLUMN_CAP) -> list[BoardColumn]:
-    """The newest ``cap`` cards of each milestone: one indexed query per column, no counting."""
-    from leads.models import Stage
-
-    columns = []
-    for stage in MILESTONES:
-        rows = list(qs.filter(stage=stage).select_related("owner").order_by("-created_at", "-pk")[: cap + 1])
-        columns.append(BoardColumn(stage=stage, label=Stage(stage).label, leads=rows[:cap], more=len(rows) > cap))
-    return columns
 
 
 # --- One lead's page --------------------------------------------------------------------------

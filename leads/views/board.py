@@ -7,7 +7,8 @@ from django.views.decorators.http import require_GET
 
 from leads.forms import LeadFilterForm, member_choices
 from leads.models import Stage
-from leads.selectors.leads import BOARD_COLUMN_CAP, board_columns, leads_filtered
+from leads.selectors.board import BOARD_COLUMN_CAP, board_columns
+from leads.selectors.leads import leads_filtered
 from leads.views.common import recruiter_view
 
 
