@@ -27,16 +27,18 @@ migrate: install
 	$(PY) manage.py migrate --no-input
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py seed_demo
 
 ## Set up (venv, install, migrate, demo data) and run the web server, a Celery worker and beat.
 run: seed
 	@echo ""
-	@echo "Relocate is starting at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
-	@echo "Demo logins (password relocate-demo): admin (superuser), ava (recruiter), ben (recruiter)"
+	@echo "Relocate is starting. Recruiters: http://$(HOST):$(PORT)/  Admins: http://$(HOST):$(PORT)/admin/"
+	@echo "Demo logins (password relocate-demo): ava (recruiter), nina (employer admin), admin (superuser)"
 	@echo "Stop with Ctrl-C."
 	@echo ""
-	RELOCATE_HOST=$(HOST) RELOCATE_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+	# Links in emails (unsubscribe, my data) point at this server unless SITE_URL says otherwise.
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} RELOCATE_HOST=$(HOST) RELOCATE_PORT=$(PORT) \
+		$(VENV)/bin/honcho start -f Procfile
 
 ## Run the whole test suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set).
 test: $(VENV)/.installed-dev

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from leads.models import EmailTemplate, Lead, OutboundEmail, OutboundKind, display_name
-from leads.tokens import Purpose, token_make, token_read
+from leads.tokens import Purpose, reply_token_make, token_make, token_read
 
 _TEXT_ENGINE = Engine(autoescape=False)
 _HTML_ENGINE = Engine(autoescape=True)
@@ -52,22 +53,58 @@ def still_interested_url(lead_id: int) -> str:
     return settings.SITE_URL + reverse("still-interested", args=[token_make(Purpose.STILL_INTERESTED, lead_id)])
 
 
-def template_context(lead: Lead) -> dict[str, Any]:
-    """Plain values only: a template an employer admin writes can't reach other rows."""
-    owner = lead.owner
+def template_context(lead: Lead, *, sender=None) -> dict[str, Any]:
+    """Plain values only: a template an employer admin writes can't reach other rows.
+
+    The recruiter is the one sending (a one-off email from the lead's page), else the lead's
+    owner. There is no signature field on users: the signature is the recruiter's full name and
+    the employer's name, one per line (the employer's name alone when nobody owns the lead)."""
+    recruiter = sender or lead.owner
     first_name = lead.name.split()[0] if lead.name.split() else ""
+    employer_name = lead.employer.name
+    recruiter_name = display_name(recruiter) if recruiter else employer_name
     return {
         "lead": {"name": lead.name, "first_name": first_name, "email": lead.email,
                  "current_city": lead.current_city, "current_country": lead.current_country.name or ""},
-        "employer": {"name": lead.employer.name, "destination_country": lead.employer.destination_country.name},
+        "employer": {"name": employer_name, "destination_country": lead.employer.destination_country.name},
         "opening": lead.opening.title if lead.opening_id else (lead.role_of_interest or "a role with us"),
-        "recruiter": {"name": display_name(owner) if owner else lead.employer.name,
-                      "email": owner.email if owner else ""},
+        "recruiter": {"name": recruiter_name, "email": recruiter.email if recruiter else ""},
+        "signature": signature(recruiter, employer_name),
         "unsubscribe_url": unsubscribe_url(lead.pk),
         "still_interested_url": still_interested_url(lead.pk),
         "my_data_url": my_data_url(lead.pk),
         "link_days": settings.RELOCATE_MY_DATA_LINK_DAYS,
     }
+
+
+def signature(recruiter, employer_name: str) -> str:
+    name = display_name(recruiter) if recruiter else ""
+    return f"{name}\n{employer_name}" if name else employer_name
+
+
+def reply_address(lead_id: int) -> str:
+    """The lead's own reply address (``replies+<token>@domain``); "" when RELOCATE_REPLY_ADDRESS is off."""
+    address = settings.RELOCATE_REPLY_ADDRESS
+    if not address:
+        return ""
+    local, _, domain = address.rpartition("@")
+    return f"{local}+{reply_token_make(lead_id)}@{domain}"
+
+
+def sender_address(row: OutboundEmail) -> str:
+    """The From header: the employer's, or for a one-off email the recruiter who wrote it."""
+    if row.kind == OutboundKind.ONE_OFF and row.sent_by_id is not None:
+        return recruiter_from(row.employer, row.sent_by)
+    return row.employer.from_email
+
+
+def recruiter_from(employer, user) -> str:
+    """``"Rita Ngata (Kiwi Ledger)" <talent@kiwiledger.example>``: the recruiter's name, at the
+    employer's sender address. formataddr quotes and encodes the name, so no name can forge a
+    second address."""
+    address = employer.sender_email or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    name = " ".join(f"{display_name(user)} ({employer.name})".split())
+    return formataddr((name, address))
 
 
 def render_template(template: EmailTemplate, context: dict[str, Any]) -> Rendered:
@@ -109,17 +146,21 @@ def message_id(unique_key: str) -> str:
 
 def build_message(row: OutboundEmail, rendered: Rendered, connection=None) -> EmailMultiAlternatives:
     headers = {"Message-ID": row.message_id or message_id(row.unique_key)}
+    reply_to: list[str] = []
     if row.lead_id:
         link = unsubscribe_url(row.lead_id)
         headers["List-Unsubscribe"] = f"<{link}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        # Every email to a lead: an answer lands on the lead (receive_email routes it by the token).
+        reply_to = [address] if (address := reply_address(row.lead_id)) else []
     else:
         headers["Auto-Submitted"] = "auto-generated"
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
-        from_email=row.employer.from_email,
+        from_email=sender_address(row),
         to=[row.to_email],
+        reply_to=reply_to,
         headers=headers,
         connection=connection,
     )

@@ -838,6 +838,22 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
+class MergedLead(models.Model):
+    """A lead merged into another: its old address keeps leading to the one that stayed."""
+
+    TENANT_PATH = "employer_id"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="+")
+    merged_id = models.PositiveBigIntegerField(unique=True, help_text="The id the merged lead had.")
+    kept = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="merged_from")
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} → {self.kept_id}"
+
+
 class Task(models.Model):
     """A next step on a lead: a title, a moment it is due, an owner; done or still open."""
 

@@ -30,7 +30,9 @@ def normalise_phone(value: str, country_code: str = "") -> str:
     except phonenumbers.NumberParseException as exc:
         raise ValidationError("Enter a phone number with its country code, for example +64 21 123 4567.") from exc
     if not phonenumbers.is_possible_number(number):
-        raise ValidationError("This phone number does not look complete.")
+        raise ValidationError(
+            "This phone number does not look complete: write it with its country code, for example +64 21 123 4567."
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

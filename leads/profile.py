@@ -101,7 +101,7 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("phone", Kind.PHONE, "Phone", help="With the country code, e.g. +1 415 555 2671.", input_length=40,
+    Field("phone", Kind.PHONE, "Phone", help="With the country code, for example +64 21 123 4567.", input_length=40,
           section="about", repeat=Repeat.PROPOSE, erased=True, personal=True),
     Field("current_country", Kind.COUNTRY, "Country", question="Country you live in", section="about",
           personal=True),
@@ -187,17 +187,22 @@ def clean_profile(values: Mapping[str, Any], *, allowed: Iterable[str] | None = 
                 cleaned[name] = BY_NAME[name].empty
             continue
         cleaned[name] = value
+    # Every problem at once: a person corrects the form in one round, not one field a round.
+    errors: dict[str, list[str]] = {}
     country = str(cleaned.get("current_country") or "")
     if cleaned.get("phone"):
         try:
             cleaned["phone"] = normalise_phone(str(cleaned["phone"]), country)
         except ValidationError as exc:
-            raise ValidationError({"phone": exc.messages}) from exc
+            errors["phone"] = exc.messages
+            del cleaned["phone"]
     if cleaned.get("profile_url"):
         url = str(cleaned["profile_url"])
-        if not url_splits(url):
-            raise ValidationError({"profile_url": "Enter a valid URL."})
-        cleaned["profile_url"] = normalise_profile_url(url)
+        if url_splits(url):
+            cleaned["profile_url"] = normalise_profile_url(url)
+        else:
+            errors["profile_url"] = ["Enter a valid URL."]
+            del cleaned["profile_url"]
     for name in ("current_city", "role_of_interest"):
         if isinstance(cleaned.get(name), str):
             cleaned[name] = " ".join(cleaned[name].split())
@@ -209,10 +214,12 @@ def clean_profile(values: Mapping[str, Any], *, allowed: Iterable[str] | None = 
         probe.full_clean(exclude=[f.name for f in Lead._meta.fields if f.name not in checked],
                          validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
-        raise ValidationError(exc.message_dict) from exc
+        errors.update(exc.message_dict)
     opening = cleaned.get("opening")
     if opening is not None and not isinstance(opening, Opening | int):
-        raise ValidationError({"opening": "Choose an opening of this employer."})
+        errors["opening"] = ["Choose an opening of this employer."]
+    if errors:
+        raise ValidationError(errors)
     return cleaned
 
 

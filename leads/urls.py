@@ -2,11 +2,41 @@
 
 from django.urls import path
 
-from leads.views import account, board, bulk, dashboard, leads, merge, public
+from leads.views import (
+    account,
+    board,
+    bulk,
+    compose,
+    dashboard,
+    leads,
+    merge,
+    next_steps,
+    public,
+    saved_views,
+    team,
+)
 
 app_name = "leads"
 
 urlpatterns = [
+    # Team (employer admins; the invitation link needs no login)
+    path("team/", team.team, name="team"),
+    path("team/invite/", team.team_invite, name="team_invite"),
+    path("team/invite/<str:token>/", team.team_invite_accept, name="team_invite_accept"),
+    path("team/members/<int:membership_id>/role/", team.team_member_role, name="team_member_role"),
+    path("team/members/<int:membership_id>/round-robin/", team.team_member_round_robin,
+         name="team_member_round_robin"),
+    path("team/members/<int:membership_id>/resend/", team.team_invite_resend, name="team_invite_resend"),
+    path("team/members/<int:membership_id>/remove/", team.team_member_remove, name="team_member_remove"),
+    # Tasks
+    path("tasks/", next_steps.task_list, name="tasks"),
+    path("tasks/<int:task_pk>/done/", next_steps.task_done_view, name="task_done"),
+    path("tasks/<int:task_pk>/snooze/", next_steps.task_snooze_view, name="task_snooze"),
+    path("tasks/<int:task_pk>/reassign/", next_steps.task_reassign_view, name="task_reassign"),
+    path("leads/<int:pk>/tasks/new/", next_steps.lead_task_add, name="lead_task_add"),
+    path("leads/<int:pk>/tasks/quick/", next_steps.lead_task_quick, name="lead_task_quick"),
+    # Email from the lead page
+    path("leads/<int:pk>/email/", compose.lead_email, name="lead_email"),
     # Public: no login, the employer from the URL.
     path("apply/<slug:slug>/", public.apply, name="public_apply"),
     path("apply/<slug:slug>/thanks/", public.thanks, name="public_thanks"),
@@ -15,7 +45,13 @@ urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("account/time-zone/", account.time_zone, name="time_zone"),
     path("leads/", leads.lead_list, name="lead_list"),
+    # Saved views of the list
+    path("leads/views/", saved_views.saved_view_create, name="saved_view_create"),
+    path("leads/views/<int:view_pk>/delete/", saved_views.saved_view_remove, name="saved_view_delete"),
+    # Board
     path("leads/board/", board.board, name="board"),
+    path("leads/board/column/<slug:stage>/", board.board_column, name="board_column"),
+    path("leads/board/move/<int:pk>/", board.board_move, name="board_move"),
     path("leads/new/", leads.lead_add, name="lead_add"),
     path("leads/bulk/", bulk.bulk_action, name="bulk_action"),
     path("leads/export.csv", bulk.export_csv, name="export_csv"),

@@ -308,6 +308,21 @@ RELOCATE_EMAIL_BATCH_SIZE = env_int("RELOCATE_EMAIL_BATCH_SIZE", default=200)
 # A row left in `sending` this long (a worker died mid-send) goes back to the queue.
 RELOCATE_EMAIL_STUCK_AFTER_SECONDS = env_int("RELOCATE_EMAIL_STUCK_AFTER_SECONDS", default=600)
 
+# Replies: every email to a lead carries Reply-To: <local>+<token>@<domain> of this address (the
+# token is signed per lead, leads/tokens.py), and `manage.py receive_email` with no employer slug
+# routes what arrives there to that lead (docs/delivery.md). Empty: no Reply-To, feature off.
+RELOCATE_REPLY_ADDRESS = env.str("RELOCATE_REPLY_ADDRESS", default="").strip().lower()
+if RELOCATE_REPLY_ADDRESS:
+    _local, _at, _domain = RELOCATE_REPLY_ADDRESS.rpartition("@")
+    # The token adds "+", up to 19 digits of lead id, "-" and 24 characters: 45 at most, and a
+    # local part holds 64 (RFC 5321).
+    if not (_at and _local and "." in _domain and "+" not in _local and len(_local) <= 19
+            and all(ch.isalnum() or ch in ".-_" for ch in _local + _domain)):
+        raise ImproperlyConfigured(
+            f"RELOCATE_REPLY_ADDRESS={RELOCATE_REPLY_ADDRESS!r} must be an address like replies@relocate.example, "
+            "without '+', with a local part of at most 19 characters."
+        )
+
 # Recruiter UI ----------------------------------------------------------------------------
 # The public inquiry form: a submission faster than this many seconds after the form was
 # served is a bot's; more than RATE submissions from one address per WINDOW seconds get 429.

@@ -11,6 +11,7 @@ from django.db import models
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from leads import models as m
 from leads.access import tenant_path
@@ -71,6 +72,7 @@ def populate(employer: m.Employer, tag: str) -> dict[type[models.Model], models.
         api_key_create(employer=employer, name=f"{tag} key")[0],
         m.ProfileChange.objects.create(lead=lead, field="current_city", old_value="", new_value=f"{tag} city",
                                        status=m.ProfileChange.Status.APPLIED),
+        m.Task.objects.create(employer=employer, lead=lead, title=f"{tag} task", due_at=timezone.now()),
     ]
     return {type(row): row for row in rows}
 

@@ -81,8 +81,8 @@ def test_a_message_from_a_lead_joins_it_and_counts_as_a_reply(cast):
     followup.refresh_from_db()
     assert (followup.status, followup.status_reason) == (OutboundStatus.CANCELLED, "the lead replied")
     assert Activity.objects.filter(lead=lead, kind=ActivityKind.REPLY, summary="Replied by email").count() == 1
-    ack = OutboundEmail.objects.get(kind=OutboundKind.ACKNOWLEDGEMENT)
-    assert (ack.unique_key, ack.status) == (f"inquiry:{inquiry.pk}:ack", OutboundStatus.SCHEDULED)
+    # A reply is a conversation: no automatic "we received your inquiry" answers it.
+    assert not OutboundEmail.objects.filter(kind=OutboundKind.ACKNOWLEDGEMENT).exists()
 
 
 def test_the_reply_and_the_stopped_sequence_are_one_transaction(cast, monkeypatch):

@@ -20,10 +20,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.urls.resolvers import RegexPattern
+from django.utils import timezone
 
 from leads.access import tenant_path
 from leads.admin.tenancy import is_tenant_model
-from leads.models import ImportJob, Lead, ProfileChange, UserPreference
+from leads.models import ImportJob, Lead, MergedLead, ProfileChange, SavedView, Task, UserPreference
 from leads.services.api_keys import api_key_create
 from leads.tokens import Purpose, token_make
 from tests.factories import (
@@ -67,7 +68,7 @@ REGEX_PATHS = {
 PUBLIC = {
     "leads:public_apply", "leads:public_thanks", "leads:public_logo", "brand_css", "healthz", "csp_report",
     "login", "logout", "admin:login", "admin:logout", "my-data-request", "unsubscribe", "still-interested",
-    "my-data",
+    "my-data", "leads:team_invite_accept",
 }
 # Links from an email: the walk sends a token of the secret lead made for another purpose, which
 # must open nothing (an unsubscribe link is not a my-data link).
@@ -75,15 +76,19 @@ TOKEN_PURPOSES = {
     "unsubscribe": Purpose.STILL_INTERESTED,
     "still-interested": Purpose.MY_DATA,
     "my-data": Purpose.UNSUBSCRIBE,
+    # An invitation to set a password: a lead's token must open nothing there.
+    "leads:team_invite_accept": Purpose.MY_DATA,
 }
 # Recruiter pages without an id in the URL: they answer with the outsider's own data only.
 OWN_PAGES = {
     "leads:dashboard", "leads:lead_list", "leads:board", "leads:lead_add", "leads:export_csv", "leads:time_zone",
-    "leads:bulk_action",
+    "leads:bulk_action", "leads:tasks", "leads:team", "leads:team_invite", "leads:saved_view_create",
+    "leads:board_column",
 }
 # URL arguments that name one of cast.employer's rows (or a token of one): the outsider gets 404
 # (403 in admin for a model that is not an employer's), never the row.
-ID_ARGUMENTS = {"pk", "other_pk", "change_pk", "object_id", "id", "content_type_id", "job_id", "token"}
+ID_ARGUMENTS = {"pk", "other_pk", "change_pk", "object_id", "id", "content_type_id", "job_id", "token", "task_pk",
+                "membership_id", "view_pk"}
 ADMIN_ROUTE = re.compile(r"^admin/(?P<app>\w+)/(?P<model>\w+)/")
 CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -137,8 +142,13 @@ def world(cast, settings, tmp_path) -> dict:
     change = ProfileChange.objects.create(lead=lead, field="phone", old_value="", new_value="+64215550000",
                                           status=ProfileChange.Status.PROPOSED)
     job = ImportJob.objects.create(employer=employer, file_name="secret.csv", file="imports/secret.csv")
+    task = Task.objects.create(employer=employer, lead=lead, owner=cast.owner, title="secret note task",
+                               due_at=timezone.now())
+    view = SavedView.objects.create(employer=employer, owner=cast.teammate, name="secret note view",
+                                    query="stage=new", shared=True)
+    merged = MergedLead.objects.create(employer=employer, merged_id=lead.pk + 1000, kept=lead)
     rows = [
-        employer, lead, opening, template, sequence, change, job,
+        employer, lead, opening, template, sequence, change, job, task, view, merged,
         PossibleDuplicateFactory(lead=lead, other=other), NoteFactory(lead=lead, body="secret note"),
         ActivityFactory(lead=lead), InquiryFactory(lead=lead), OutboundEmailFactory(lead=lead),
         StageEventFactory(lead=lead), CitizenshipFactory(lead=lead), SkillFactory(employer=employer),
@@ -154,7 +164,8 @@ def world(cast, settings, tmp_path) -> dict:
         objects.setdefault(type(row), row)
     return {
         "objects": objects,
-        "pk": lead.pk, "other_pk": other.pk, "change_pk": change.pk, "job_id": job.pk,
+        "pk": lead.pk, "other_pk": other.pk, "change_pk": change.pk, "job_id": job.pk, "task_pk": task.pk,
+        "membership_id": employer.memberships.get(user=cast.teammate).pk, "view_pk": view.pk, "stage": "new",
         "slug": employer.slug, "name": "funnel",
         "content_type_id": ContentType.objects.get_for_model(Lead).pk,
         "outsider_key": api_key_create(employer=cast.other_employer, name="Outsider key")[1],
@@ -220,7 +231,8 @@ def test_every_pattern_of_the_project_is_walked(world):
     for pattern in walked_patterns():
         path = url_for(pattern, world)
         assert resolve(path).route == pattern.route, f"{path} is not a URL of {pattern.route}"
-    arguments = {a for p in patterns for a in p.arguments} - {"app_label", "url", "slug", "name"}
+    # Arguments that name no row: an app, a path, an employer's public slug, a report, a board column.
+    arguments = {a for p in patterns for a in p.arguments} - {"app_label", "url", "slug", "name", "stage"}
     assert arguments <= ID_ARGUMENTS, f"classify the new URL arguments: {arguments - ID_ARGUMENTS}"
 
 

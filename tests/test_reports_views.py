@@ -215,8 +215,11 @@ def test_csv_neutralises_formulas(client, data, frozen):
     response = client.get(url("funnel"), {**WEEK, "by": "opening", "export": "breakdown"})
     cells = [row[0] for row in csv_cells(response)]
     assert "'=HYPERLINK(\"x\") Engineer" in cells
-    for cell in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+    for cell in ("=1+1", "+1+1", "-1+A1", "+A1", "@SUM(A1)", "\tx", "\rx"):
         assert neutralise(cell) == "'" + cell
+    # A signed number alone runs nothing (a phone number, a change): it stays a number.
+    for cell in ("+64211234567", "-3", "+1.5"):
+        assert neutralise(cell) == cell
     assert neutralise("▲ 12.0%") == "▲ 12.0%" and neutralise("1.5") == "1.5"
 
 

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from leads.models import Stage
+from leads.models import Stage, Task
 from tests.factories import InquiryFactory, LeadFactory, OutboundEmailFactory
 
 DASHBOARD = reverse("leads:dashboard")
@@ -18,8 +18,8 @@ TIME_ZONE = reverse("leads:time_zone")
 # The dashboard, however many leads: the session, the user, the user's employers
 # (recruiter_view); the inquiry counts (one query, this year and last); my open leads and their
 # count; the overdue first contacts and their count; the follow-ups due today and their count;
-# the funnel, one query per milestone (8).
-DASHBOARD_QUERIES = 18
+# the funnel, one query per milestone (8); my open tasks overdue and due today (one aggregate).
+DASHBOARD_QUERIES = 19
 # The time-zone preference page: the session, the user, the user's employers; the zone list
 # costs no query. Saving it: those 3; the preference written with update_or_create (a savepoint,
 # the row looked up, a nested savepoint around the INSERT: 6 statements); the session saved (a
@@ -77,12 +77,14 @@ def test_dashboard_query_count_does_not_grow(client, cast, django_assert_num_que
             lead = LeadFactory(employer=cast.employer, owner=cast.teammate)
             InquiryFactory(lead=lead)
             OutboundEmailFactory(lead=lead, kind="followup")
+            Task.objects.create(employer=cast.employer, lead=lead, owner=cast.teammate, title="Call",
+                                due_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
             LeadFactory(employer=cast.employer, created_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
         with CaptureQueriesContext(connection) as ctx:
             client.get(DASHBOARD)
         return len(ctx.captured_queries)
 
-    assert count_after_adding(3) == count_after_adding(15)  # no query per lead, inquiry or email
+    assert count_after_adding(3) == count_after_adding(15)  # no query per lead, inquiry, email or task
     with django_assert_num_queries(DASHBOARD_QUERIES):
         assert client.get(DASHBOARD).status_code == 200
 

@@ -27,19 +27,21 @@ from tests.factories import (
 # Lead detail, however long the timeline: those 3; the lead, its citizenships, its skills; the
 # owners to assign to; the timeline's stage events, notes, activities, inquiries and emails (one
 # query each); the inquiries list; the open duplicate flags; the profile changes; the closed
-# reasons of the move form.
-LEAD_DETAIL_QUERIES = 16
-# The edit form: those 3; the lead; the employer's openings.
-LEAD_EDIT_QUERIES = 5
+# reasons of the move form; the lead's open tasks with their owners.
+LEAD_DETAIL_QUERIES = 17
+# The edit form: those 3; the lead; its citizenships and skills (the form's initial values); the
+# employer's openings.
+LEAD_EDIT_QUERIES = 7
 # The new-lead form: those 3; the open openings of the user's employers.
 LEAD_ADD_QUERIES = 4
 # Merging a flagged duplicate (POST): those 3; both leads (the access checks); in a savepoint:
 # both rows locked, the flag checked, the other's follow-ups cancelled, its inquiries, notes,
 # activities, stage events and emails moved (one UPDATE each), the first inquiry found and
 # marked, its citizenships and skills read, the kept lead saved, the flags repointed, the other
-# lead deleted (Django's collector: a query per related table), the merge activity written;
-# then the kept lead read again.
-LEAD_MERGE_QUERIES = 36
+# lead deleted (Django's collector: a query per related table, MergedLead among them), the merge activity written, its
+# tasks moved, the addresses merged into it repointed and its own recorded (MergedLead); then the
+# kept lead read again.
+LEAD_MERGE_QUERIES = 40
 
 
 @pytest.fixture
@@ -246,8 +248,8 @@ def test_edit_profile(client, cast, lead):
     opening = OpeningFactory(employer=cast.employer)
     client.force_login(cast.teammate)
     assert client.get(url("lead_edit", lead)).status_code == 200
-    data = {"name": "Ana S. Silva", "phone": "021 555 1234", "current_country": "NZ", "opening": opening.pk,
-            "needs_sponsorship": "no", "dependants": "2"}
+    data = {"name": "Ana S. Silva", "email": lead.email, "phone": "021 555 1234", "current_country": "NZ",
+            "opening": opening.pk, "needs_sponsorship": "no", "dependants": "2"}
     response = client.post(url("lead_edit", lead), data)
     assert response.status_code == 302
     lead.refresh_from_db()

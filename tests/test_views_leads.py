@@ -24,8 +24,9 @@ from tests.factories import (
 LIST = reverse("leads:lead_list")
 # The lead list, however many leads the page shows: the session, the user, the user's employers
 # (recruiter_view), the owners to filter by, the page of leads (owner and opening joined, the
-# duplicate flag a subquery), the openings of the filter form, the closed reasons of the bulk form.
-LEAD_LIST_QUERIES = 7
+# duplicate flag a subquery), the openings of the filter form, the closed reasons of the bulk form,
+# the saved views (the user's own and the shared ones).
+LEAD_LIST_QUERIES = 8
 
 
 def names(response) -> list[str]:

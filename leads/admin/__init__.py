@@ -8,7 +8,7 @@ calls (``leads/admin/leads.py``).
 
 from django.contrib import admin
 
-from leads.admin import api_keys, email, employers, intake, leads, operations, timeline  # noqa: F401  (registers)
+from leads.admin import api_keys, email, employers, intake, leads, next_steps, operations, timeline  # noqa: F401
 from leads.admin.tenancy import (
     READ_ONLY,
     HistoryAdmin,

@@ -6,12 +6,35 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 
 from leads import models as m
 from leads.admin.tenancy import HistoryAdmin, RelatedOnly, TenantScopedAdmin, TenantScopedInline
 from leads.emails import TemplateError, render_template, template_context
 from leads.services.outbox import outbox_cancel, outbox_daily_counts, outbox_retry
+
+# Every variable a template may use (leads.emails.template_context); a test keeps the two equal.
+TEMPLATE_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("lead.name", "the person's full name"),
+    ("lead.first_name", "their first name"),
+    ("lead.email", "their email address"),
+    ("lead.current_city", "the city they live in"),
+    ("lead.current_country", "the country they live in"),
+    ("employer.name", "your employer's name"),
+    ("employer.destination_country", "the country they would move to"),
+    ("opening", "the opening they asked about (else their role of interest)"),
+    ("recruiter.name", "the recruiter writing (else the lead's owner)"),
+    ("recruiter.email", "that recruiter's email"),
+    ("signature", "the recruiter's name and the employer's, one per line"),
+    ("unsubscribe_url", "the one-click unsubscribe link (put it in every email)"),
+    ("still_interested_url", "the link that keeps their inquiry open"),
+    ("my_data_url", "the link to see or erase their data"),
+    ("link_days", "how many days that link works"),
+)
+
+
+def template_variables_help() -> str:
+    return "Variables: " + "; ".join(f"{{{{ {name} }}}} {what}" for name, what in TEMPLATE_VARIABLES) + "."
 
 
 @admin.register(m.EmailTemplate)
@@ -24,6 +47,13 @@ class EmailTemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["css/admin-relocate.css"]}
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        for name in ("body_text", "body_html"):
+            if name in form.base_fields:
+                form.base_fields[name].help_text = template_variables_help()
+        return form
 
     @admin.display(description="Preview with a real lead")
     def preview(self, obj: m.EmailTemplate) -> str:
@@ -38,7 +68,9 @@ class EmailTemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
         return format_html(
             '<p>For <strong>{}</strong> &lt;{}&gt;</p><p><strong>Subject:</strong> {}</p>'
             '<pre class="email-preview-text">{}</pre>{}',
-            lead.name, lead.email, rendered.subject, rendered.text, html_part,
+            # escape(), not format_html's own: a rendered template is marked safe, and a lead's
+            # name from the public form must never become markup on this page.
+            escape(lead.name), escape(lead.email), escape(rendered.subject), escape(rendered.text), html_part,
         )
 
     @staticmethod

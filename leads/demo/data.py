@@ -366,6 +366,7 @@ TEMPLATES: tuple[tuple[str, str, str, str], ...] = (
         "message, and {{ recruiter.name }} will get back to you within a working day.\n\n"
         "You asked about: {{ opening }}.\n\n"
         "Ngā mihi,\n{{ recruiter.name }}\n{{ employer.name }}\n\n"
+        "See or erase what we hold about you (the link works for {{ link_days }} days): {{ my_data_url }}\n"
         "Don't want these emails? Unsubscribe: {{ unsubscribe_url }}\n",
     ),
     (

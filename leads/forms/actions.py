@@ -70,7 +70,7 @@ class BulkActionForm(CheckedForm):
     ACTIONS = [("assign", "Assign owner"), ("move", "Move stage"), ("pause", "Pause follow-ups"),
                ("export", "Export CSV")]
 
-    action = forms.ChoiceField(choices=ACTIONS)
+    action = forms.ChoiceField(choices=ACTIONS, error_messages={"required": "Choose what to do with the ticked leads."})
     ids = LeadIdsField(error_messages={"required": "Tick at least one lead."})
     owner = forms.ChoiceField(required=False)
     to_stage = forms.ChoiceField(required=False, choices=[("", "—"), *Stage.choices], label="Stage")
@@ -79,7 +79,8 @@ class BulkActionForm(CheckedForm):
 
     def __init__(self, *args, employer_ids: list[int], owners: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = [("", "Nobody"), *owners]
+        # "" is no choice made; "none" is the choice to leave them with nobody.
+        self.fields["owner"].choices = [("", "Choose…"), ("none", "Nobody (unassign)"), *owners]
         self.fields["closed_reason"].queryset = ClosedReason.objects.filter(
             employer_id__in=employer_ids, active=True
         ).order_by("position", "label")
@@ -88,4 +89,6 @@ class BulkActionForm(CheckedForm):
         data = super().clean()
         if data.get("action") == "move" and not data.get("to_stage"):
             self.add_error("to_stage", "Choose the stage to move the leads to.")
+        if data.get("action") == "assign" and not data.get("owner"):
+            self.add_error("owner", "Choose who gets the leads (or Nobody, to unassign them).")
         return data

@@ -43,6 +43,13 @@ class LeadFilterForm(CheckedForm):
                                     widget=forms.DateInput(attrs={"type": "date"}))
     created_to = BoundedDateField(required=False, label="Created to", widget=forms.DateInput(attrs={"type": "date"}))
     duplicate = forms.BooleanField(required=False, label="Possible duplicates only")
+    open = forms.BooleanField(required=False, label="Open leads only (not closed)")
+    contacted = forms.TypedChoiceField(
+        choices=[("", "Any"), ("yes", "Contacted"), ("no", "Not contacted yet")], coerce=yes_no, empty_value=None,
+        required=False, label="First contact",
+    )
+    tasks = forms.ChoiceField(choices=[("", "Any"), ("open", "With an open task"), ("overdue", "With an overdue task")],
+                              required=False, label="Tasks")
     sort = forms.ChoiceField(required=False, choices=[("newest", "Newest first"), ("oldest", "Oldest first"),
                                                       ("active", "Recently active")])
     size = forms.TypedChoiceField(required=False, coerce=int, empty_value=50,
@@ -50,7 +57,11 @@ class LeadFilterForm(CheckedForm):
                                   label="Per page")
 
     def __init__(self, data=None, *, employer_ids: list[int], owners: list[tuple[str, str]]) -> None:
-        super().__init__(data)
+        if data is not None and not data.get("size"):
+            # The page size shown is the one used (the first choice would show otherwise).
+            data = data.copy()
+            data["size"] = "50"
+        super().__init__(data, initial={"size": "50"})
         self.fields["stage"].choices = [("", "Any"), *Stage.choices]
         self.fields["source"].choices = [("", "Any"), *Source.choices]
         self.fields["owner"].choices = [("", "Anyone"), ("none", "Nobody"), *owners]

@@ -157,7 +157,8 @@ _RecruiterProfileForm = profile_form_class(
 
 
 class LeadEditForm(_RecruiterProfileForm):
-    """A recruiter corrects the profile; the email is the lead's identity and stays as it is."""
+    """A recruiter corrects the profile, the email (to an address no other lead has), the
+    citizenships and the skills."""
 
     legal_basis = _legal_basis_field([("", "None recorded"), *LegalBasis.choices], required=False)
 
@@ -165,13 +166,22 @@ class LeadEditForm(_RecruiterProfileForm):
         if "initial" not in kwargs and not args:
             kwargs["initial"] = self.initial_from(lead)
         super().__init__(*args, openings=Opening.objects.filter(employer_id=lead.employer_id), **kwargs)
-        for name in ("email", "citizenships", "skills"):
-            del self.fields[name]
         self.fields["name"].label = "Name"
+        self.fields["email"].help_text = "The lead's identity: a later inquiry from the old address makes a new lead."
+        self.fields["citizenships"].help_text = ""
+
+    def identity_and_lists(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"name": data["name"], "email": data["email"], "citizenships": list(data.get("citizenships") or []),
+                "skills": self.skill_names()}
 
     @classmethod
     def initial_from(cls, lead) -> dict[str, Any]:
-        initial: dict[str, Any] = {"name": lead.name}
+        initial: dict[str, Any] = {
+            "name": lead.name, "email": lead.email,
+            "citizenships": [c.country.code for c in lead.citizenships.all()],
+            "skills": ", ".join(s.name for s in lead.skills.all()),
+        }
         for name in profile.EDITABLE_FIELDS:
             value = profile.lead_value(lead, name)
             kind = profile.BY_NAME[name].kind

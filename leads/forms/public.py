@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+import uuid
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -14,7 +15,10 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+from django.utils.html import format_html
 
 from leads import profile
 from leads.forms.profile import APPLICANT, ProfileFormBase, profile_fields, profile_form_class
@@ -25,6 +29,7 @@ from leads.services.intake import check_profile
 
 _STARTED_SALT = "relocate.public-form.started"
 _STARTED_MAX_AGE = 86_400
+_CV_KEPT_SALT = "relocate.public-form.cv-kept"
 
 _PublicProfileForm = profile_form_class(
     "PublicProfileForm", ProfileFormBase,
@@ -65,9 +70,12 @@ class PublicInquiryForm(_PublicProfileForm):
     # Honeypot: hidden from people, filled by form-filling bots.
     website = forms.CharField(required=False, max_length=200, label="Leave this field empty")
     started = forms.CharField(widget=forms.HiddenInput, max_length=200)
+    # A CV that passed its checks on a round that had other errors: stored, and signed here, so
+    # that the person need not choose the file again (a browser cannot keep it in the field).
+    cv_kept = forms.CharField(widget=forms.HiddenInput, required=False, max_length=500)
 
     # Not kept in the inquiry's raw fields.
-    NOT_RAW = frozenset({"csrfmiddlewaretoken", "website", "started"})
+    NOT_RAW = frozenset({"csrfmiddlewaretoken", "website", "started", "cv_kept"})
     # Long lists: rendered by string joining, and searchable where JavaScript runs.
     SEARCHABLE = {
         "current_country": "Type to search countries.",
@@ -75,9 +83,18 @@ class PublicInquiryForm(_PublicProfileForm):
         "time_zone": "Type a city, e.g. Chicago. Leave empty to use your country's.",
     }
 
-    def __init__(self, *args, openings: tuple[tuple[int, str], ...] = (), **kwargs) -> None:
+    def __init__(self, *args, openings: tuple[tuple[int, str], ...] = (), privacy_policy_url: str = "",
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.refused = False
+        self.cv_is_kept = False
+        if privacy_policy_url:
+            self.fields["privacy_accepted"].label = format_html(
+                'I agree that my details are stored to handle my inquiry (<a href="{}" target="_blank" '
+                'rel="noopener">privacy policy</a>).', privacy_policy_url,
+            )
+        else:
+            self.fields["privacy_accepted"].label = "I agree that my details are stored to handle my inquiry."
         self.fields["opening"].choices = [("", "Any suitable role"), *openings]
         self.fields["started"].error_messages["required"] = "The form was incomplete. Please try again."
         for name, js_help in self.SEARCHABLE.items():
@@ -103,7 +120,7 @@ class PublicInquiryForm(_PublicProfileForm):
             Fieldset("Your move", *profile.public_fields("move")),
             Fieldset("Consent", "privacy_accepted", *profile.public_fields("consent")),
             Div("website", css_class="d-none", aria_hidden="true"),
-            "started", *hidden,
+            "started", "cv_kept", *hidden,
             Submit("submit", "Send my inquiry", css_class="btn-lg"),
         )
         return helper
@@ -111,20 +128,51 @@ class PublicInquiryForm(_PublicProfileForm):
     def clean_cv(self) -> UploadedFile | None:
         return clean_cv_upload(self.cleaned_data.get("cv"))
 
+    def clean_cv_kept(self) -> str:
+        """The stored name of a CV kept from an earlier round, or "" (a forged value is ignored)."""
+        token = self.cleaned_data.get("cv_kept") or ""
+        if not token:
+            return ""
+        try:
+            name = str(signing.loads(token, salt=_CV_KEPT_SALT, max_age=_STARTED_MAX_AGE))
+        except signing.BadSignature:
+            return ""
+        self.cv_is_kept = True
+        return name
+
+    def keep_cv(self) -> None:
+        """On a round with errors, store a CV that passed its own checks and remember it signed."""
+        upload = self.cleaned_data.get("cv") if hasattr(self, "cleaned_data") else None
+        if not upload or "cv" in self.errors:
+            return
+        extension = (upload.name or "").rsplit(".", 1)[-1].lower()
+        name = default_storage.save(f"cvs/kept/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{extension}", upload)
+        self.data = self.data.copy()
+        self.data["cv_kept"] = signing.dumps(name, salt=_CV_KEPT_SALT)
+        self.cleaned_data["cv_kept"] = name
+        self.cv_is_kept = True
+
+    @property
+    def kept_cv_name(self) -> str:
+        """A CV stored on an earlier round and not replaced by a new file now."""
+        data = getattr(self, "cleaned_data", {})
+        return "" if data.get("cv") else data.get("cv_kept") or ""
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("website"):
             self.refused = True
             raise ValidationError("Your inquiry could not be accepted. Please leave the hidden field empty.")
         self._check_fill_time(data.get("started"))
-        if not self.errors:
-            self._check_as_intake_will()
+        self._check_as_intake_will()
         return data
 
     def _check_as_intake_will(self) -> None:
         """The intake service's own rules (phone numbers, URLs, the model's limits), now: once
-        the person has seen the thank-you page there is nobody left to show an error to."""
-        fields = {k: v for k, v in self.lead_fields().items() if k not in ("cv", "opening")}
+        the person has seen the thank-you page there is nobody left to show an error to. Checked
+        with the other fields' errors, so that every problem shows in one round."""
+        fields = {k: v for k, v in self.lead_fields().items()
+                  if k not in ("cv", "opening") and k not in self.errors and k in self.cleaned_data}
         try:
             checked = check_profile(fields)
         except ValidationError as exc:

@@ -9,6 +9,7 @@ with arrows), so only text from people (an opening's title, a reason's label) is
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
@@ -17,10 +18,14 @@ from django.utils.text import slugify
 from leads.reports.tables import Table
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A signed number alone (a phone number in E.164, a change of -3) runs nothing: left as it is.
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def neutralise(cell: str) -> str:
-    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
+    if cell.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(cell):
+        return f"'{cell}"
+    return cell
 
 
 class _Echo:

@@ -1,31 +1,62 @@
-"""The board's columns: one per stage, each its own indexed query, so that a column of a
-hundred thousand leads costs what a column of ten does."""
+"""The board's reads: a column per stage (the milestones, then the closed stages), each column's
+count for the whole filter and its cards a page at a time.
+
+Each column is its own query on the ``lead_emp_stage`` index (employer, stage, -created_at),
+paged by keyset on (created_at, id) like the list: the 50th page of a column of 400,000 leads
+costs what the first does. The counts are one GROUP BY over the filtered leads.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
-from leads.models import MILESTONES, Lead, Stage
+from leads.models import CLOSED_STAGES, MILESTONES, Lead, Stage
+from leads.selectors.leads import LeadPage, lead_page
 
 BOARD_COLUMN_CAP = 50
+# Closed stages in the order Stage declares them, after the milestones.
+BOARD_STAGES: tuple[str, ...] = (*MILESTONES, *(s for s in Stage.values if s in CLOSED_STAGES))
 
 
 @dataclass
 class BoardColumn:
     stage: str
     label: str
+    count: int
     leads: list[Lead]
-    more: bool
+    next_cursor: str | None  # where the column's next page starts; None when it is all shown
+
+    @property
+    def closed(self) -> bool:
+        return self.stage in CLOSED_STAGES
+
+    @property
+    def more(self) -> bool:
+        return self.next_cursor is not None
 
 
-def board_columns(qs: QuerySet[Lead], *, cap: int = BOARD_COLUMN_CAP) -> list[BoardColumn]:
-    """The newest ``cap`` cards of each milestone: one indexed query per column, no counting."""
+def board_counts(qs: QuerySet[Lead]) -> dict[str, int]:
+    """How many of the filtered leads are at each stage, in one query."""
+    counts = dict.fromkeys(BOARD_STAGES, 0)
+    for row in qs.order_by().values("stage").annotate(n=Count("pk")):
+        counts[row["stage"]] = row["n"]
+    return counts
+
+
+def board_column_page(qs: QuerySet[Lead], stage: str, *, cursor: str = "", size: int | None = None) -> LeadPage:
+    """One page of a column, newest first, after ``cursor`` (a tampered cursor is page one)."""
+    return lead_page(qs.filter(stage=stage), sort="newest", cursor=cursor,
+                     size=BOARD_COLUMN_CAP if size is None else size)
+
+
+def board_columns(qs: QuerySet[Lead], *, size: int | None = None) -> list[BoardColumn]:
+    """Every column with its count and first page: 1 + one query per column, whatever the sizes."""
+    counts = board_counts(qs)
     columns = []
-    for stage in MILESTONES:
-        rows = list(qs.filter(stage=stage).select_related("owner").order_by("-created_at", "-pk")[: cap + 1])
-        columns.append(BoardColumn(stage=stage, label=Stage(stage).label, leads=rows[:cap], more=len(rows) > cap))
+    for stage in BOARD_STAGES:
+        page = board_column_page(qs, stage, size=size)
+        columns.append(BoardColumn(stage=stage, label=Stage(stage).label, count=counts[stage], leads=page.leads,
+                                   next_cursor=page.next_cursor))
     return columns
-
-

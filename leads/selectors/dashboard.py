@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from leads.models import MILESTONES, Employer, Inquiry, Lead, OutboundEmail, OutboundStatus, Stage
+from leads.selectors.next_steps import task_counts
 from leads.services.outbox import FOLLOWUP_KINDS
 
 # Counts stop here: "1,000+" is as useful as the exact figure and never scans a million rows.
@@ -83,6 +84,8 @@ def dashboard_data(user, employers: list[Employer], now: dt.datetime | None = No
         "due_count": _capped_count(due),
         "due": list(due.select_related("lead").order_by("scheduled_at")[:LIST_SIZE]),
         "funnel": funnel_snapshot(everyone, now),
+        # The user's own open tasks, overdue and due by their local midnight (one query).
+        "tasks": task_counts(ids, owner_id=user.pk, now=now),
     }
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from leads.models import (
+    CLOSED_STAGES,
     Activity,
     Citizenship,
     Inquiry,
@@ -29,6 +30,7 @@ from leads.models import (
     ProfileChange,
     Skill,
     StageEvent,
+    Task,
 )
 from leads.normalise import normalise_phone
 
@@ -68,6 +70,15 @@ def leads_filtered(employer_ids: list[int], filters: dict[str, Any]) -> QuerySet
         qs = qs.filter(created_at__gte=_day_start(filters["created_from"]))
     if filters.get("created_to"):
         qs = qs.filter(created_at__lt=_day_start(filters["created_to"] + dt.timedelta(days=1)))
+    if filters.get("open"):
+        qs = qs.exclude(stage__in=sorted(CLOSED_STAGES))
+    if filters.get("contacted") is not None:
+        qs = qs.filter(first_contacted_at__isnull=not filters["contacted"])
+    if filters.get("tasks"):
+        due = Task.objects.filter(lead_id=OuterRef("pk"), done_at__isnull=True)
+        if filters["tasks"] == "overdue":
+            due = due.filter(due_at__lt=timezone.now())
+        qs = qs.filter(Exists(due))
     if filters.get("duplicate"):
         # Driven from the (few) open flags, both sides of each: a semi-join on the primary key,
         # where an EXISTS per lead would walk the employer's leads until it found a page.
@@ -130,6 +141,7 @@ class LeadPage:
     next_cursor: str | None
     is_first: bool
     sort: str = "newest"
+    prev_cursor: str | None = None  # the page before this one ends here; None on page one
 
 
 def encode_cursor(lead: Lead, sort: str) -> str:
@@ -150,20 +162,25 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
     return value, number
 
 
-def lead_page(qs: QuerySet[Lead], *, sort: str = "newest", cursor: str = "", size: int = 50) -> LeadPage:
-    """One page after ``cursor``, by (sort field, id): no OFFSET, no COUNT, whatever the depth."""
+def lead_page(qs: QuerySet[Lead], *, sort: str = "newest", cursor: str = "", size: int = 50,
+              before: str = "") -> LeadPage:
+    """One page after ``cursor`` (or the page before ``before``), by (sort field, id): no OFFSET,
+    no COUNT, whatever the depth."""
     sort = sort if sort in SORTS else "newest"
     column, descending = SORTS[sort]
-    after = decode_cursor(cursor)
-    if after:
-        value, pk = after
-        op = "lt" if descending else "gt"
+    backwards = decode_cursor(before)
+    after = None if backwards else decode_cursor(cursor)
+    bound = backwards or after
+    forward_op = "lt" if descending else "gt"
+    op = ("gt" if descending else "lt") if backwards else forward_op
+    if bound:
+        value, pk = bound
         # The plain bound on the column lets the index range start at the cursor; the OR
         # alone would make the database walk every newer row first.
         qs = qs.filter(**{f"{column}__{op}e": value}).filter(
             Q(**{f"{column}__{op}": value}) | Q(**{column: value, f"pk__{op}": pk})
         )
-    prefix = "-" if descending else ""
+    prefix = "-" if descending != bool(backwards) else ""
     rows = list(
         qs.select_related("owner", "opening")
         .annotate(has_duplicate=_open_duplicates())
@@ -171,9 +188,14 @@ def lead_page(qs: QuerySet[Lead], *, sort: str = "newest", cursor: str = "", siz
     )
     more = len(rows) > size
     rows = rows[:size]
+    if backwards:
+        # Read nearest first, shown in the list's own order; there is a next page: we came from it.
+        rows.reverse()
+        return LeadPage(leads=rows, next_cursor=encode_cursor(rows[-1], sort) if rows else None,
+                        is_first=not more, sort=sort, prev_cursor=encode_cursor(rows[0], sort) if more else None)
     return LeadPage(
         leads=rows, next_cursor=encode_cursor(rows[-1], sort) if more and rows else None,
-        is_first=after is None, sort=sort,
+        is_first=after is None, sort=sort, prev_cursor=encode_cursor(rows[0], sort) if after and rows else None,
     )
 
 
@@ -199,22 +221,41 @@ def lead_profile_changes(lead: Lead, *, cap: int = 20) -> list[ProfileChange]:
 
 
 def lead_timeline(lead: Lead, *, cap: int = TIMELINE_CAP) -> list[TimelineEntry]:
-    """Stage events, notes, activities, inquiries and emails, newest first, in a fixed number of queries."""
+    """Stage events, notes, activities, inquiries and emails, newest first, in a fixed number of queries.
+
+    A reply (an inquiry that answers one of our emails) is threaded under that email, as
+    ``email.thread_replies`` (oldest first), rather than standing alone; emailed inquiries carry
+    ``reply_text`` and ``quoted_text`` (the quoted email and signature, folded on the page)."""
+    from leads.models import Source
+    from leads.services.inbound_email import reply_split
+
     events = StageEvent.objects.filter(lead=lead).select_related("by", "closed_reason").order_by("-at", "-pk")[:cap]
     notes = Note.objects.filter(lead=lead).select_related("author").order_by("-created_at", "-pk")[:cap]
     activities = Activity.objects.filter(lead=lead).select_related("actor").order_by("-at", "-pk")[:cap]
-    inquiries = Inquiry.objects.filter(lead=lead).order_by("-received_at", "-pk")[:cap]
-    emails = (
+    inquiries = list(Inquiry.objects.filter(lead=lead).order_by("-received_at", "-pk")[:cap])
+    emails = list(
         OutboundEmail.objects.filter(lead=lead)
         .only("pk", "lead_id", "kind", "status", "status_reason", "scheduled_at", "sent_at", "subject", "to_email",
               "last_error", "attempts")
         .order_by("-scheduled_at", "-pk")[:cap]
     )
+    by_id = {m.pk: m for m in emails}
+    for m in emails:
+        m.thread_replies = []
+    standalone = []
+    for inquiry in reversed(inquiries):  # oldest first, so that a thread reads top to bottom
+        if inquiry.channel == Source.EMAIL:
+            inquiry.reply_text, inquiry.quoted_text = reply_split(inquiry.body)
+        parent = by_id.get(inquiry.in_reply_to_id)
+        if parent is not None:
+            parent.thread_replies.append(inquiry)
+        else:
+            standalone.append(inquiry)
     entries = chain(
         (TimelineEntry(e.at, "stage", e) for e in events),
         (TimelineEntry(n.created_at, "note", n) for n in notes),
         (TimelineEntry(a.at, "activity", a) for a in activities),
-        (TimelineEntry(i.received_at, "inquiry", i) for i in inquiries),
+        (TimelineEntry(i.received_at, "inquiry", i) for i in standalone),
         (TimelineEntry(m.sent_at or m.scheduled_at, "email", m) for m in emails),
     )
     return sorted(entries, key=lambda e: e.at, reverse=True)

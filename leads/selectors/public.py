@@ -44,6 +44,7 @@ class PublicEmployer:
     brand_colour: str
     has_logo: bool
     openings: tuple[tuple[int, str], ...]
+    privacy_policy_url: str = ""
 
     @property
     def destination_country(self) -> Country:
@@ -65,6 +66,7 @@ def _load(slug: str) -> PublicEmployer | None:
     return PublicEmployer(
         pk=employer.pk, slug=employer.slug, name=employer.name, destination_code=employer.destination_country.code,
         brand_colour=employer.brand_colour, has_logo=bool(employer.logo), openings=openings,
+        privacy_policy_url=employer.privacy_policy_url,
     )
 
 

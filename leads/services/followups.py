@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -101,22 +102,44 @@ def followups_cancel(*, lead: Lead, reason: str, kinds: frozenset[str] = FOLLOWU
     ).update(status=OutboundStatus.CANCELLED, status_reason=reason[:300])
 
 
+# The reasons a move gives the follow-ups it cancels: a move back (or a reopening) restores them.
+MOVED_PREFIX = "the lead moved to "
+CLOSED_PREFIX = "the lead was closed"
+PASSED_PREFIX = "the lead moved past "  # the worker's own check, just before sending
+
+
 def followups_after_move(*, lead: Lead) -> None:
-    """Called by the pipeline after a move: a closed lead or one past the sequence's stage stops."""
+    """Called by the pipeline after a move: a closed lead or one past the sequence's stage stops;
+    a lead moved back (or reopened) gets back the steps a move had cancelled that are still in
+    its stage, unless its follow-ups are paused or it unsubscribed."""
     if lead.is_closed:
-        followups_cancel(lead=lead, reason=f"the lead was closed ({lead.get_stage_display().lower()})")
+        followups_cancel(lead=lead, reason=f"{CLOSED_PREFIX} ({lead.get_stage_display().lower()})")
         return
     rank = MILESTONE_RANK[lead.stage]
+    scheduled = OutboundEmail.objects.filter(lead=lead, kind=OutboundKind.FOLLOWUP).select_related("step__sequence")
     past = [
-        row.pk for row in OutboundEmail.objects.filter(
-            lead=lead, kind=OutboundKind.FOLLOWUP, status=OutboundStatus.SCHEDULED
-        ).select_related("step__sequence")
-        if rank > MILESTONE_RANK[row.step.sequence.stop_after_stage if row.step_id else "contacted"]
+        row.pk for row in scheduled.filter(status=OutboundStatus.SCHEDULED)
+        if rank > MILESTONE_RANK[_stop_after(row)]
     ]
     if past:
         OutboundEmail.objects.filter(pk__in=past, status=OutboundStatus.SCHEDULED).update(
-            status=OutboundStatus.CANCELLED, status_reason=f"the lead moved to {lead.stage}"
+            status=OutboundStatus.CANCELLED, status_reason=f"{MOVED_PREFIX}{lead.stage}"
         )
+    if lead.followups_paused or lead.unsubscribed_at or lead.erased_at:
+        return
+    now = timezone.now()
+    for row in scheduled.filter(status=OutboundStatus.CANCELLED).filter(
+        Q(status_reason__startswith=MOVED_PREFIX) | Q(status_reason__startswith=CLOSED_PREFIX)
+        | Q(status_reason__startswith=PASSED_PREFIX)
+    ):
+        if rank <= MILESTONE_RANK[_stop_after(row)]:
+            OutboundEmail.objects.filter(pk=row.pk, status=OutboundStatus.CANCELLED).update(
+                status=OutboundStatus.SCHEDULED, scheduled_at=max(row.scheduled_at, now), status_reason=""
+            )
+
+
+def _stop_after(row: OutboundEmail) -> str:
+    return row.step.sequence.stop_after_stage if row.step_id else "contacted"
 
 
 def followups_pause(*, lead: Lead, by) -> None:

@@ -5,6 +5,15 @@ sequence stops, as it does when a recruiter logs a reply. Automatic mail (out-of
 replies, bounces, mailing lists) is refused, so that two autoresponders never loop through
 us creating leads. The same Message-ID twice (a mail server delivering again after a
 timeout) is one inquiry.
+
+Replies land on their lead (RELOCATE_REPLY_ADDRESS, docs/delivery.md). Every email to a lead
+carries ``Reply-To: replies+<token>@...``; a message addressed there (To, Cc, Delivered-To,
+X-Original-To) is routed by the token, which is signed for one lead and names it whatever the
+sender's address. Else by ``In-Reply-To``/``References`` naming an email we sent, when it comes
+from the address we sent it to (Message-IDs are not secret, so the sender must match). Else, with
+an employer's slug, as any message to that employer; without one it is refused. A routed reply
+is an inquiry on that lead that stops its sequence (in the intake transaction), records which
+email it answers, and tells the lead's owner.
 """
 
 from __future__ import annotations
@@ -19,10 +28,16 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from html.parser import HTMLParser
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from mailparser_reply import EmailReplyParser
 
-from leads.models import Employer, Inquiry, Lead, Source
+from leads.models import Employer, Inquiry, Lead, OutboundEmail, OutboundKind, Source, display_name
+from leads.normalise import normalise_email
 from leads.services.intake import inquiry_receive
+from leads.services.outbox import email_queue
+from leads.tokens import reply_token_read
 
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 _MAX_BODY = 50_000
@@ -42,6 +57,7 @@ class Outcome(enum.StrEnum):
     JOINED = "joined"
     DUPLICATE = "duplicate"
     REFUSED = "refused"
+    REPLY = "reply"
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,10 @@ class ParsedEmail:
     date: str
     to: str
     auto_reason: str  # why this is automatic mail; empty for a person's message
+    # Message-IDs of In-Reply-To, then References (newest first); the addresses the message
+    # was delivered to (To, Cc, Delivered-To, X-Original-To), lower-cased.
+    references: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,34 +112,185 @@ def _parse(message: EmailMessage) -> ParsedEmail:
         subject=_header_text(message, "Subject")[:300], body=_body(message),
         message_id=_header_text(message, "Message-ID")[:998], date=_date(message),
         to=_header_text(message, "To")[:998], auto_reason=_auto_reason(message, from_addr),
+        references=_references(message), recipients=_recipients(message),
     )
 
 
-def email_receive(*, employer: Employer, raw: bytes) -> InboundResult:
-    """Receive one message for the employer. Raises InboundEmailError for unreadable input."""
+def email_receive(*, employer: Employer | None, raw: bytes) -> InboundResult:
+    """Receive one message: a reply to one of our emails lands on its lead; else, for the
+    employer (None: the reply address, where only replies are taken). Raises InboundEmailError
+    for unreadable input."""
     parsed = email_parse(raw)
     if parsed.auto_reason:
         return InboundResult(Outcome.REFUSED, f"Not recorded: {parsed.auto_reason}.")
+    route = reply_route(parsed, employer=employer)
+    if route is not None:
+        return _receive_reply(parsed, route)
+    if employer is None:
+        return InboundResult(Outcome.REFUSED, "Not recorded: not a reply to an email we sent (no valid reply "
+                                              "token, no In-Reply-To or References we know from this sender).")
+    if _already_received(employer, parsed):
+        return InboundResult(Outcome.DUPLICATE, f"Already received: {parsed.message_id}.")
+    result = _intake(parsed, employer=employer, email=parsed.from_addr, raw_fields={})
+    if not result.created:
+        reply_notify_owner(lead=result.lead, inquiry=result.inquiry)
+        return InboundResult(Outcome.JOINED, f"Joined lead {result.lead.pk} (a reply).", result.lead,
+                             result.inquiry)
+    return InboundResult(Outcome.CREATED, f"New lead {result.lead.pk}.", result.lead, result.inquiry)
+
+
+def _already_received(employer: Employer, parsed: ParsedEmail) -> bool:
     # Checked before the intake transaction, so two deliveries of one message at the same
     # instant could both pass. Mail servers redeliver after a timeout, not in parallel, and
     # the worst case is a second inquiry joining the same lead, never a second lead.
-    if parsed.message_id and Inquiry.objects.filter(
+    return bool(parsed.message_id) and Inquiry.objects.filter(
         employer=employer, channel=Source.EMAIL, raw_fields__message_id=parsed.message_id
-    ).exists():
-        return InboundResult(Outcome.DUPLICATE, f"Already received: {parsed.message_id}.")
+    ).exists()
+
+
+def _intake(parsed: ParsedEmail, *, employer: Employer, email: str, raw_fields: dict):
     try:
-        result = inquiry_receive(
-            employer=employer, channel=Source.EMAIL, email=parsed.from_addr, name=parsed.from_name,
+        return inquiry_receive(
+            employer=employer, channel=Source.EMAIL, email=email, name=parsed.from_name,
             subject=parsed.subject, body=parsed.body,
-            raw_fields={"message_id": parsed.message_id, "date": parsed.date, "to": parsed.to},
+            raw_fields={"message_id": parsed.message_id, "date": parsed.date, "to": parsed.to, **raw_fields},
             counts_as_reply=True,
         )
     except ValidationError as exc:
         raise InboundEmailError("; ".join(exc.messages)) from exc
-    if not result.created:
-        return InboundResult(Outcome.JOINED, f"Joined lead {result.lead.pk} (a reply).", result.lead,
-                             result.inquiry)
-    return InboundResult(Outcome.CREATED, f"New lead {result.lead.pk}.", result.lead, result.inquiry)
+
+
+# --- replies --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyRoute:
+    lead: Lead
+    answers: OutboundEmail | None  # the email it answers, when the message names one we know
+    how: str  # "reply address" or "In-Reply-To"
+
+
+def reply_route(parsed: ParsedEmail, *, employer: Employer | None = None) -> ReplyRoute | None:
+    """The lead a message answers, or None. The token decides alone: it names one lead, of
+    whichever employer, and a token for another lead never moves a reply. A forged or garbled
+    token is ignored and the headers are tried; those only count when the sender is the address
+    we wrote to (and, with an employer's slug, when the email was that employer's)."""
+    for lead_id in _reply_tokens(parsed.recipients):
+        lead = Lead.objects.select_related("employer", "owner").filter(pk=lead_id, erased_at__isnull=True).first()
+        if lead is not None:
+            answers = (OutboundEmail.objects.filter(lead=lead, message_id__in=parsed.references)
+                       .order_by("-scheduled_at", "-pk").first()) if parsed.references else None
+            return ReplyRoute(lead=lead, answers=answers, how="reply address")
+    if not parsed.references or not parsed.from_addr:
+        return None
+    try:
+        sender = normalise_email(parsed.from_addr)
+    except ValidationError:
+        return None
+    sent = OutboundEmail.objects.filter(message_id__in=parsed.references, lead__isnull=False,
+                                        lead__erased_at__isnull=True, lead__email=sender)
+    if employer is not None:
+        sent = sent.filter(employer=employer)
+    # The most specific header first: In-Reply-To, then References from the newest.
+    candidates = {row.message_id: row for row in sent.select_related("lead__employer", "lead__owner")[:20]}
+    for reference in parsed.references:
+        if reference in candidates:
+            row = candidates[reference]
+            return ReplyRoute(lead=row.lead, answers=row, how="In-Reply-To")
+    return None
+
+
+def _reply_tokens(recipients: tuple[str, ...]) -> list[int]:
+    """Lead ids of the valid tokens among the addresses, in order: ``local+token@domain`` of
+    RELOCATE_REPLY_ADDRESS (compared case-insensitively)."""
+    address = settings.RELOCATE_REPLY_ADDRESS
+    if not address:
+        return []
+    local, _, domain = address.rpartition("@")
+    found: list[int] = []
+    for recipient in recipients:
+        name, _, host = recipient.rpartition("@")
+        base, plus, token = name.partition("+")
+        if host != domain or base != local or not plus:
+            continue
+        lead_id = reply_token_read(token)
+        if lead_id is not None and lead_id not in found:
+            found.append(lead_id)
+    return found
+
+
+def _receive_reply(parsed: ParsedEmail, route: ReplyRoute) -> InboundResult:
+    """The reply as an inquiry on the route's lead (joined by the lead's own address: a reply
+    sent from another address still lands there, and the sender is kept in raw_fields)."""
+    lead = route.lead
+    if _already_received(lead.employer, parsed):
+        return InboundResult(Outcome.DUPLICATE, f"Already received: {parsed.message_id}.")
+    raw = {"from": parsed.from_addr, "routed_by": route.how}
+    if route.answers is not None:
+        raw["in_reply_to"] = route.answers.message_id
+    result = _intake(parsed, employer=lead.employer, email=lead.email, raw_fields=raw)
+    with transaction.atomic(durable=True):
+        if route.answers is not None:
+            Inquiry.objects.filter(pk=result.inquiry.pk).update(in_reply_to=route.answers)
+            result.inquiry.in_reply_to = route.answers
+        reply_notify_owner(lead=result.lead, inquiry=result.inquiry)
+    return InboundResult(Outcome.REPLY, f"Reply on lead {result.lead.pk} (matched by {route.how}).",
+                         result.lead, result.inquiry)
+
+
+def reply_notify_owner(*, lead: Lead, inquiry: Inquiry) -> None:
+    """Tell the lead's owner that the lead wrote back: one email per inquiry."""
+    from leads.services.followups import lead_url
+
+    owner = lead.owner
+    if owner is None or not owner.email:
+        return
+    visible, _ = reply_split(inquiry.body)
+    quoted = "\n".join(f"  {line}" for line in visible[:2000].splitlines())
+    email_queue(
+        employer=lead.employer, kind=OutboundKind.NOTIFICATION, unique_key=f"inquiry:{inquiry.pk}:reply-notify",
+        to_user=owner, to_email=owner.email, subject=f"{lead.name} replied: {inquiry.subject}"[:300],
+        body_text=(f"Hello {display_name(owner)},\n\n{lead.name} <{lead.email}> replied"
+                   f"{f' to “{inquiry.in_reply_to.subject}”' if inquiry.in_reply_to_id else ''}:\n\n"
+                   f"{quoted}\n\nTheir follow-ups are stopped. Open the lead: {lead_url(lead)}\n"),
+    )
+
+
+def reply_split(text: str) -> tuple[str, str]:
+    """(what the person wrote, the rest): the quoted email, the "On ... wrote:" line and the
+    signature go to the rest, for the timeline to fold. Text with nothing to fold is all reply."""
+    text = (text or "").strip()
+    if not text:
+        return "", ""
+    try:
+        message = EmailReplyParser(languages=["en"]).read(text[:_SPLIT_MAX])
+    except (RecursionError, ValueError):
+        return text, ""
+    replies = message.replies
+    visible = replies[0].body if replies else ""
+    if not visible:
+        return text, ""
+    rest = [replies[0].signatures, *replies[0].disclaimers, *(r.content for r in replies[1:])]
+    folded = "\n\n".join(part for part in rest if part)
+    if len(text) > _SPLIT_MAX:
+        folded = f"{folded}\n\n{text[_SPLIT_MAX:]}".strip()
+    visible, quoted_tail = _trailing_quote(visible)
+    return visible, "\n\n".join(p for p in (quoted_tail, folded) if p)
+
+
+# The parser's expressions backtrack on very long text; the part a person wrote is at the top.
+_SPLIT_MAX = 20_000
+
+
+def _trailing_quote(text: str) -> tuple[str, str]:
+    """A block of "> " lines at the end with no "On ... wrote:" line before it is quoted too."""
+    lines = text.splitlines()
+    cut = len(lines)
+    while cut and (lines[cut - 1].startswith(">") or not lines[cut - 1].strip()):
+        cut -= 1
+    if cut == len(lines) or not any(line.startswith(">") for line in lines[cut:]) or cut == 0:
+        return text, ""
+    return "\n".join(lines[:cut]).rstrip(), "\n".join(lines[cut:]).strip()
 
 
 # --- reading the message ------------------------------------------------------------------
@@ -158,6 +329,37 @@ def _sender(message: EmailMessage) -> tuple[str, str]:
         raise InboundEmailError(f"The From header is not an email address: {str(header)[:200]!r}.")
     first = addresses[0]
     return _no_nul(first.addr_spec), _no_nul(" ".join(first.display_name.split()))
+
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]{1,500}>")
+_RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To")
+
+
+def _references(message: EmailMessage) -> tuple[str, ...]:
+    """In-Reply-To first, then References newest first (the last one is the parent), at most 50."""
+    found: list[str] = []
+    for name in ("In-Reply-To", "References"):
+        ids = _MESSAGE_ID.findall(_header_text(message, name))
+        for value in (ids if name == "In-Reply-To" else reversed(ids)):
+            if value not in found:
+                found.append(value[:200])
+    return tuple(found[:50])
+
+
+def _recipients(message: EmailMessage) -> tuple[str, ...]:
+    addresses: list[str] = []
+    for name in _RECIPIENT_HEADERS:
+        try:
+            headers = message.get_all(name) or []
+            for header in headers:
+                for address in getattr(header, "addresses", ()):
+                    if address.addr_spec:
+                        addresses.append(address.addr_spec)
+                if not getattr(header, "addresses", ()):
+                    addresses.append(str(header).strip().strip("<>"))
+        except _STDLIB_PARSE_ERRORS:
+            addresses += [str(v).strip().strip("<>") for k, v in message.raw_items() if k.lower() == name.lower()]
+    return tuple(dict.fromkeys(_no_nul(a).lower() for a in addresses if a and len(a) <= 320))[:50]
 
 
 def _date(message: EmailMessage) -> str:
@@ -243,5 +445,5 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-__all__ = ["InboundEmailError", "InboundResult", "Outcome", "ParsedEmail", "email_parse", "email_receive",
-           "html_to_text"]
+__all__ = ["InboundEmailError", "InboundResult", "Outcome", "ParsedEmail", "ReplyRoute", "email_parse",
+           "email_receive", "html_to_text", "reply_notify_owner", "reply_route", "reply_split"]

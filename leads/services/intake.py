@@ -239,8 +239,10 @@ def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
     if intake.counts_as_reply and not created:
         followups_cancel(lead=lead, reason="the lead replied")
         activity_record(lead=lead, kind=ActivityKind.REPLY, summary="Replied by email", at=received_at)
-    # The outbox rows are written in this transaction; the emails go out after commit.
-    followups_on_inquiry(lead=lead, inquiry=inquiry, created=created)
+    # The outbox rows are written in this transaction; the emails go out after commit. A reply
+    # to our email is a conversation, not a new inquiry: nothing automatic answers it.
+    if not (intake.counts_as_reply and not created):
+        followups_on_inquiry(lead=lead, inquiry=inquiry, created=created)
     if created:
         owner_notify_assigned(lead=lead)
     return lead, inquiry, created

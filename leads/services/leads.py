@@ -10,14 +10,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from leads import profile
-from leads.models import ActivityKind, Lead, Membership, Opening, ProfileChange, display_name
+from leads.models import ActivityKind, Citizenship, Lead, Membership, Opening, ProfileChange, Skill, display_name
 from leads.services.activity import activity_record
 from leads.services.followups import owner_notify_assigned
+from leads.services.intake import clean_countries, clean_email
 from leads.timezones import zone_name_for_country
 
 # What a recruiter may correct (leads/profile.py); the email is the lead's identity and is not
 # among them.
 EDITABLE_FIELDS: frozenset[str] = frozenset({"name", *profile.EDITABLE_FIELDS})
+# What lead_update also takes: the email (the lead's identity: changed only to an address no
+# other lead of the employer has), and the lists.
+_IDENTITY_AND_LISTS = frozenset({"email", "citizenships", "skills"})
 
 
 def lead_assign(*, lead: Lead, owner, by) -> bool:
@@ -40,11 +44,14 @@ def lead_assign(*, lead: Lead, owner, by) -> bool:
 def lead_update(*, lead: Lead, fields: Mapping[str, Any], by) -> list[str]:
     """Correct the lead's profile with the one normaliser of leads/profile.py; returns the fields
     that changed. An emptied field is cleared."""
-    unknown = set(fields) - EDITABLE_FIELDS
+    unknown = set(fields) - EDITABLE_FIELDS - _IDENTITY_AND_LISTS
     if unknown:
         raise TypeError(f"lead_update() got fields it may not change: {', '.join(sorted(unknown))}")
     values = dict(fields)
     name = values.pop("name", None)
+    email = values.pop("email", None)
+    countries = values.pop("citizenships", None)
+    skills = values.pop("skills", None)
     values = profile.clean_profile(values, allowed=profile.EDITABLE_FIELDS, keep_empty=True)
     if name is not None:
         values["name"] = " ".join(str(name).split())[:200]
@@ -54,22 +61,63 @@ def lead_update(*, lead: Lead, fields: Mapping[str, Any], by) -> list[str]:
     if opening is not None and (not isinstance(opening, Opening) or opening.employer_id != lead.employer_id):
         raise ValidationError({"opening": "Choose an opening of this lead's employer."})
     changed = [key for key, value in values.items() if _current(lead, key) != _comparable(key, value)]
-    if not changed:
+    email = _checked_email(lead, email) if email is not None else lead.email
+    lists = _lists_changed(lead, countries, skills)
+    if not changed and not lists and email == lead.email:
         return []
     for key in changed:
         if key == "name":
             lead.name = values[key]
         else:
             profile.set_lead_value(lead, key, values[key])
+    details: list[str] = []
+    if email != lead.email:
+        details.append(f"Email: {lead.email} → {email}")
+        lead.email = email
+        changed.append("email")
     if "current_country" in changed and "time_zone" not in changed and not values.get("time_zone"):
         lead.time_zone = zone_name_for_country(lead.current_country.code if lead.current_country else "")
         changed.append("time_zone")
     with transaction.atomic(durable=True):
-        lead.save(update_fields=[*changed, "updated_at"])
-        labels = ", ".join(profile.BY_NAME[key].label if key in profile.BY_NAME else "Name" for key in changed)
+        if changed:
+            lead.save(update_fields=[*changed, "updated_at"])
+        for apply in lists.values():
+            apply()
+        labels = ", ".join([*(profile.BY_NAME[key].label if key in profile.BY_NAME else key.capitalize()
+                              for key in changed), *lists])
         activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=by, summary=f"Profile edited: {labels}",
-                        touch=False)
-    return changed
+                        details="\n".join(details), touch=False)
+    return [*changed, *(name.lower() for name in lists)]
+
+
+def _checked_email(lead: Lead, value: str) -> str:
+    email = clean_email(value)
+    if email != lead.email and Lead.objects.filter(employer_id=lead.employer_id, email=email).exists():
+        raise ValidationError({"email": "Another lead of this employer has this email: merge them instead."})
+    return email
+
+
+def _lists_changed(lead: Lead, countries, skills) -> dict[str, Any]:
+    """The citizenships and skills to set, as functions to run in the transaction, by label."""
+    changes: dict[str, Any] = {}
+    if countries is not None:
+        wanted = clean_countries(countries)
+        if sorted(wanted) != sorted(c.country.code for c in lead.citizenships.all()):
+            def set_countries() -> None:
+                Citizenship.objects.filter(lead=lead).exclude(country__in=wanted).delete()
+                Citizenship.objects.bulk_create([Citizenship(lead=lead, country=c) for c in wanted],
+                                                ignore_conflicts=True)
+            changes["Citizenships"] = set_countries
+    if skills is not None:
+        names = sorted({" ".join(n.split())[:60] for n in skills if n and n.strip()}, key=str.lower)
+        if sorted(n.lower() for n in names) != sorted(s.name.lower() for s in lead.skills.all()):
+            def set_skills() -> None:
+                Skill.objects.bulk_create([Skill(employer_id=lead.employer_id, name=n) for n in names],
+                                          ignore_conflicts=True)
+                by_name = {s.name.lower(): s for s in Skill.objects.filter(employer_id=lead.employer_id)}
+                lead.skills.set([by_name[n.lower()] for n in names if n.lower() in by_name])
+            changes["Skills"] = set_skills
+    return changes
 
 
 def _current(lead: Lead, key: str) -> Any:

@@ -1,6 +1,6 @@
 """Merging a flagged duplicate into a lead: everything of both is kept on the one that stays.
 
-Every inquiry, note, activity, stage event, outbound email, citizenship and skill of the
+Every inquiry, note, activity, stage event, outbound email, task, citizenship and skill of the
 other lead moves to the kept one; the profile fills its blanks from the other; the other's
 identity (its email among them) is written on the kept lead's timeline; then the other
 lead row goes. Its scheduled follow-ups are cancelled with the reason (the kept lead has
@@ -22,11 +22,13 @@ from leads.models import (
     Citizenship,
     Inquiry,
     Lead,
+    MergedLead,
     Note,
     OutboundEmail,
     OutboundStatus,
     PossibleDuplicate,
     StageEvent,
+    Task,
     display_name,
 )
 from leads.services.activity import activity_record
@@ -55,6 +57,9 @@ def lead_merge(*, lead: Lead, other: Lead, by) -> Lead:
         _move_children(kept, gone)
         _fill_profile(kept, gone)
         _repoint_duplicate_flags(kept, gone)
+        # The other lead's address (and the addresses of leads merged into it) lead here now.
+        MergedLead.objects.filter(kept=gone).update(kept=kept)
+        MergedLead.objects.create(employer_id=kept.employer_id, merged_id=gone.pk, kept=kept, by=by)
         gone.delete()
         activity_record(lead=kept, kind=ActivityKind.SYSTEM, actor=by,
                         summary=f"Merged {gone.name} <{gone.email}> into this lead", details=summary, touch=False)
@@ -73,23 +78,46 @@ def _check_flagged(kept: Lead, gone: Lead) -> None:
 
 
 def _identity(gone: Lead) -> str:
-    """What the other lead was, kept as text: nothing about it is lost with its row."""
-    lines = [f"id: {gone.pk}", f"email: {gone.email}", f"name: {gone.name}", f"source: {gone.source}",
-             f"stage: {gone.stage}", f"created: {gone.created_at.isoformat()}"]
-    for name in _FILLABLE:
+    """What the other lead was, kept as text a recruiter reads: nothing about it is lost with its row."""
+    lines = [f"Email: {gone.email}", f"Name: {gone.name}", f"Source: {gone.get_source_display()}",
+             f"Stage: {gone.get_stage_display()}", f"Created: {gone.created_at:%Y-%m-%d %H:%M} UTC",
+             f"Lead id: {gone.pk}"]
+    for name in profile.MERGE_FIELDS:
         value = getattr(gone, name)
-        if value not in (None, "") and name != "opening":
-            lines.append(f"{name}: {value}")
+        if value not in (None, ""):
+            lines.append(f"{profile.BY_NAME[name].label}: {profile.as_label(name, value)}")
     if gone.owner_id:
-        lines.append(f"owner id: {gone.owner_id}")
+        lines.append(f"Owner: {display_name(gone.owner)}")
     return "\n".join(lines)
+
+
+def merge_preview(lead: Lead, other: Lead) -> dict:
+    """What a merge of ``other`` into ``lead`` would do, for the page that asks to confirm it."""
+    filled, kept = [], []
+    for name in profile.MERGE_FIELDS:
+        mine, theirs = getattr(lead, name), getattr(other, name)
+        if theirs in (None, ""):
+            continue
+        label = profile.BY_NAME[name].label
+        if mine in (None, ""):
+            filled.append((label, profile.as_label(name, theirs)))
+        elif profile.as_json(name, mine) != profile.as_json(name, theirs):
+            kept.append((label, profile.as_label(name, mine), profile.as_label(name, theirs)))
+    counts = [
+        ("inquiries", Inquiry.objects.filter(lead=other).count()),
+        ("notes", Note.objects.filter(lead=other).count()),
+        ("timeline entries", Activity.objects.filter(lead=other).count()),
+        ("emails", OutboundEmail.objects.filter(lead=other).count()),
+        ("tasks", Task.objects.filter(lead=other).count()),
+    ]
+    return {"filled": filled, "kept": kept, "moving": [(label, n) for label, n in counts if n]}
 
 
 def _move_children(kept: Lead, gone: Lead) -> None:
     OutboundEmail.objects.filter(lead=gone, kind__in=FOLLOWUP_KINDS, status=OutboundStatus.SCHEDULED).update(
         status=OutboundStatus.CANCELLED, status_reason=f"merged into lead {kept.pk}"
     )
-    for model in (Inquiry, Note, Activity, StageEvent, OutboundEmail):
+    for model in (Inquiry, Note, Activity, StageEvent, OutboundEmail, Task):
         model.objects.filter(lead=gone).update(lead=kept)
     Inquiry.objects.filter(lead=kept).update(is_repeat=True)
     first = Inquiry.objects.filter(lead=kept).order_by("received_at", "pk").first()

@@ -57,6 +57,7 @@ def email_queue(
     to_user=None,
     template: EmailTemplate | None = None,
     step=None,
+    sent_by=None,
     subject: str = "",
     body_text: str = "",
     body_html: str = "",
@@ -71,7 +72,7 @@ def email_queue(
         {
             "message_id": emails.message_id(unique_key),
             "employer": employer, "kind": kind, "to_email": to_email, "lead": lead, "to_user": to_user,
-            "template": template, "step": step, "subject": subject[:300], "body_text": body_text,
+            "template": template, "step": step, "sent_by": sent_by, "subject": subject[:300], "body_text": body_text,
             "body_html": body_html, "scheduled_at": scheduled_at,
         },
     )
@@ -162,7 +163,7 @@ def outbox_deliver(ids: Iterable[int], *, now: dt.datetime | None = None, deadli
     rows = list(
         OutboundEmail.objects.filter(pk__in=list(ids), status=OutboundStatus.SENDING)
         .select_related("employer", "lead__employer", "lead__owner", "lead__opening", "template",
-                        "step__sequence")
+                        "step__sequence", "sent_by")
         .order_by("scheduled_at", "id")
     )
     lead_ids = {row.lead_id for row in rows if row.lead_id}
@@ -263,15 +264,9 @@ def decide(row: OutboundEmail, *, replied: bool, now: dt.datetime) -> Decision:
     lead = row.lead
     if lead is None:
         return Decision("send")
-    if lead.erased_at:
-        return Decision("cancel", "the lead's data was erased")
-    if lead.unsubscribed_at and row.kind != OutboundKind.DATA_LINK:
-        # A link to their own data is what the person just asked for, unsubscribed or not.
-        return Decision("cancel", "the lead unsubscribed")
-    if lead.email_bounced_at:
-        return Decision("cancel", "the lead's address bounced before")
-    if not lead.legal_basis and row.kind != OutboundKind.DATA_LINK:
-        return Decision("cancel", "no legal basis is recorded for this lead")
+    stop = lead_send_stop(lead, kind=row.kind)
+    if stop:
+        return Decision("cancel", stop)
     if row.kind not in FOLLOWUP_KINDS:
         return Decision("send")
     stop = followup_stop_reason(row, lead, replied=replied)
@@ -280,6 +275,22 @@ def decide(row: OutboundEmail, *, replied: bool, now: dt.datetime) -> Decision:
     if row.kind == OutboundKind.FOLLOWUP and row.template_id is None:
         return Decision("skip", "template missing")
     return _window_decision(row, lead, now)
+
+
+def lead_send_stop(lead: Lead, *, kind: str) -> str:
+    """Why no email of this kind may go to the lead at all ("" when it may): the rules every
+    email obeys, checked by the worker before each send and by the compose page before it offers
+    Send."""
+    if lead.erased_at:
+        return "the lead's data was erased"
+    if lead.unsubscribed_at and kind != OutboundKind.DATA_LINK:
+        # A link to their own data is what the person just asked for, unsubscribed or not.
+        return "the lead unsubscribed"
+    if lead.email_bounced_at:
+        return "the lead's address bounced before"
+    if not lead.legal_basis and kind != OutboundKind.DATA_LINK:
+        return "no legal basis is recorded for this lead"
+    return ""
 
 
 def followup_stop_reason(row: OutboundEmail, lead: Lead, *, replied: bool) -> str:
@@ -313,7 +324,8 @@ def _window_decision(row: OutboundEmail, lead: Lead, now: dt.datetime) -> Decisi
 
 
 def _render(row: OutboundEmail) -> emails.Rendered:
-    if row.lead_id is None:
+    if row.lead_id is None or row.kind == OutboundKind.ONE_OFF:
+        # A one-off email was rendered when the recruiter previewed it: it goes out as they saw it.
         return emails.Rendered(subject=row.subject, text=row.body_text, html=row.body_html)
     context = emails.template_context(row.lead)
     if row.template_id:

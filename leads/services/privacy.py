@@ -23,6 +23,7 @@ from leads.models import (
     OutboundStatus,
     PossibleDuplicate,
 )
+from leads.services.next_steps import tasks_erase
 from leads.tokens import Purpose, token_make, token_read
 
 ERASED_NAME = "Erased"
@@ -79,6 +80,7 @@ def lead_erase(*, lead: Lead, by=None, how: str) -> bool:
         Inquiry.objects.filter(lead=locked).update(subject="", body="", raw_fields={}, remote_addr=None)
         Note.objects.filter(lead=locked).delete()
         Activity.objects.filter(lead=locked).update(summary="(erased)", details="")
+        tasks_erase(lead=locked, at=now)
         OutboundEmail.objects.filter(lead=locked, status__in=[OutboundStatus.SCHEDULED, OutboundStatus.SENDING]).update(
             status=OutboundStatus.CANCELLED, status_reason="the lead's data was erased"
         )

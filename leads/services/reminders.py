@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from django.db.models import Exists, F, OuterRef, Q
+from django.conf import settings
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -26,6 +27,7 @@ from leads.models import (
     OutboundStatus,
     Role,
     Stage,
+    Task,
 )
 from leads.services.followups import lead_url
 from leads.services.outbox import email_queue
@@ -55,7 +57,8 @@ def digests_queue(*, now: dt.datetime | None = None) -> int:
 
 
 def digest_queue_for(*, employer: Employer, user, now: dt.datetime) -> int:
-    """One recruiter's digest: leads over the response target and follow-ups due today."""
+    """One recruiter's digest: leads over the response target, follow-ups due today, and their
+    own tasks overdue or due today."""
     if not user.email:
         return 0
     zone = zoneinfo.ZoneInfo(employer.time_zone)
@@ -72,7 +75,8 @@ def digest_queue_for(*, employer: Employer, user, now: dt.datetime) -> int:
     ).select_related("lead").order_by("scheduled_at")
     overdue_list = list(overdue[:DIGEST_LIST_LIMIT])
     due_list = list(due[:DIGEST_LIST_LIMIT])
-    if not overdue_list and not due_list:
+    tasks, task_counts = _digest_tasks(employer=employer, user=user, now=now, day_end=day_end)
+    if not overdue_list and not due_list and not tasks:
         return 0
     context = {
         "user": user, "employer": employer, "day": local_day,
@@ -80,16 +84,41 @@ def digest_queue_for(*, employer: Employer, user, now: dt.datetime) -> int:
         "overdue_count": overdue.count() if len(overdue_list) == DIGEST_LIST_LIMIT else len(overdue_list),
         "due": [(row, lead_url(row.lead)) for row in due_list],
         "due_count": due.count() if len(due_list) == DIGEST_LIST_LIMIT else len(due_list),
+        "tasks_overdue": [_task_line(t, zone) for t in tasks if t.due_at < now],
+        "tasks_today": [_task_line(t, zone) for t in tasks if t.due_at >= now],
+        "task_counts": task_counts,
+        "tasks_url": f"{settings.SITE_URL}/tasks/",
     }
+    subject = (f"{employer.name}: {context['overdue_count']} lead(s) waiting, "
+               f"{context['due_count']} follow-up(s) today")
+    if task_counts["overdue"]:
+        subject += f", {task_counts['overdue']} overdue task(s)"
     _, created = email_queue(
         employer=employer, kind=OutboundKind.DIGEST,
         unique_key=f"digest:{employer.pk}:{user.pk}:{local_day.isoformat()}",
-        to_user=user, to_email=user.email,
-        subject=f"{employer.name}: {context['overdue_count']} lead(s) waiting, "
-                f"{context['due_count']} follow-up(s) today",
+        to_user=user, to_email=user.email, subject=subject,
         body_text=render_to_string("emails/digest.txt", context),
     )
     return int(created)
+
+
+def _digest_tasks(*, employer: Employer, user, now: dt.datetime, day_end: dt.datetime) -> tuple[list[Task], dict]:
+    """The recruiter's open tasks due before the local midnight, soonest first (overdue ones
+    first of all), and how many of each there are."""
+    tasks = Task.objects.filter(employer=employer, owner=user, done_at__isnull=True, lead__erased_at__isnull=True,
+                                due_at__lt=day_end)
+    listed = list(tasks.select_related("lead").only("pk", "title", "due_at", "lead__name").order_by("due_at", "pk")
+                  [:DIGEST_LIST_LIMIT])
+    if len(listed) < DIGEST_LIST_LIMIT:
+        overdue = sum(1 for task in listed if task.due_at < now)
+        return listed, {"overdue": overdue, "today": len(listed) - overdue}
+    return listed, tasks.aggregate(overdue=Count("pk", filter=Q(due_at__lt=now)),
+                                   today=Count("pk", filter=Q(due_at__gte=now)))
+
+
+def _task_line(task: Task, zone: zoneinfo.ZoneInfo) -> tuple[Task, str, str]:
+    local = task.due_at.astimezone(zone)
+    return task, f"{local:%a %d %b %H:%M} {local.tzname()}", lead_url(task.lead)
 
 
 def stale_checks_queue(*, now: dt.datetime | None = None) -> int:

@@ -53,12 +53,14 @@ def submission_accept(
     remote_addr: str | None,
     privacy_accepted: bool,
     cv: UploadedFile | None = None,
+    cv_name: str = "",
 ) -> str:
     """Make one checked submission durable; returns where it went ("database", "redis",
     "directory"). Raises spool.SpoolUnavailable only when nothing at all could keep it."""
     submission_id = uuid.uuid4()
     received_at = timezone.now()
-    cv_name = _store_cv(submission_id, cv, received_at) if cv else ""
+    # A CV already stored (kept from a round with errors) is passed by its name.
+    cv_name = _store_cv(submission_id, cv, received_at) if cv else cv_name
     row = {
         "id": str(submission_id), "employer_id": employer_id, "received_at": received_at.isoformat(),
         "data": _json_safe(data), "raw_fields": _json_safe(raw_fields), "remote_addr": remote_addr,

@@ -16,6 +16,8 @@ register = template.Library()
 def query_with(context, **changes) -> str:
     """The current query string with some parameters replaced (None or '' removes one)."""
     params: QueryDict = context["request"].GET.copy()
+    for kept in ("ticked", "bulk_action", "bulk_owner", "bulk_stage"):  # a failed bulk action's choices
+        params.pop(kept, None)
     for key, value in changes.items():
         params.pop(key, None)
         if value not in (None, ""):
@@ -98,3 +100,11 @@ def profile_text(value, name: str) -> str:
         opening = Opening.objects.filter(pk=value).only("title").first()
         return opening.title if opening else f"opening {value} (deleted)"
     return profile.as_label(name, value)
+
+
+@register.filter
+def person(user) -> str:
+    """A colleague as the rest of the UI names them: full name, else username."""
+    from leads.models import display_name
+
+    return display_name(user) if user else ""

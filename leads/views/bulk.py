@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 from collections.abc import Iterable, Iterator
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -17,17 +18,20 @@ from django.views.decorators.http import require_GET, require_POST
 
 from leads import profile
 from leads.forms import BulkActionForm, LeadFilterForm, member_choices
-from leads.models import Lead
+from leads.models import Lead, display_name
 from leads.reports.csv import neutralise
 from leads.selectors.leads import leads_filtered
 from leads.services.bulk import leads_bulk_assign, leads_bulk_move, leads_bulk_pause
 from leads.views.common import recruiter_view, safe_next
 
-# The identity, the exported profile fields as leads/profile.py declares them, then the pipeline.
+# The identity, the exported profile fields as leads/profile.py declares them (choices and
+# countries as people read them), then the pipeline; codes in the last columns, for machines.
 EXPORT_COLUMNS = (
     "id", "name", "email", *profile.EXPORT_FIELDS,
     "stage", "source", "owner", "created_at", "first_contacted_at", "last_activity_at",
+    "current_country_code", "stage_code", "source_code",
 )
+_TIMES = ("created_at", "first_contacted_at", "last_activity_at")
 EXPORT_MAX_ROWS = 100_000
 
 
@@ -41,7 +45,7 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, error)
-        return redirect(back)
+        return redirect(_keeping_choices(back, request))
     data = form.cleaned_data
     # The selection, limited to the user's employers: another employer's id selects nothing.
     leads = Lead.objects.filter(employer_id__in=request.employer_ids, erased_at__isnull=True, pk__in=data["ids"])
@@ -51,16 +55,29 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         result = _run(request, data, leads)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-        return redirect(back)
-    messages.success(request, f"{result.done} lead(s) changed.")
+        return redirect(_keeping_choices(back, request))
+    if result.done:
+        messages.success(request, f"{result.done} lead(s) changed.")
+    else:
+        messages.warning(request, "No lead changed" + (": see why below." if result.refused else
+                                                       " (they were already as asked)."))
     for lead, why in result.refused[:20]:
         messages.warning(request, f"{lead.name}: {why}")
-    return redirect(back)
+    return redirect(back if result.done else _keeping_choices(back, request))
+
+
+def _keeping_choices(back: str, request: HttpRequest) -> str:
+    """The list again with the ticks and the chosen action kept, so an error costs no retyping."""
+    params = {"ticked": ",".join(str(i) for i in request.POST.getlist("ids")[:500] if str(i).isdigit()),
+              "bulk_action": request.POST.get("action", "")[:20], "bulk_owner": request.POST.get("owner", "")[:20],
+              "bulk_stage": request.POST.get("to_stage", "")[:20]}
+    query = urlencode({k: v for k, v in params.items() if v})
+    return f"{back}{'&' if '?' in back else '?'}{query}" if query else back
 
 
 def _run(request: HttpRequest, data: dict, leads):
     if data["action"] == "assign":
-        owner = get_user_model().objects.filter(pk=data["owner"]).first() if data["owner"] else None
+        owner = None if data["owner"] == "none" else get_user_model().objects.filter(pk=data["owner"]).first()
         return leads_bulk_assign(leads=leads, owner=owner, by=request.user)
     if data["action"] == "move":
         return leads_bulk_move(leads=leads, to_stage=data["to_stage"], by=request.user, reason=data["reason"],
@@ -88,16 +105,22 @@ def _cell(value) -> str:
     return neutralise("" if value is None else str(value))
 
 
-def _rows(leads: Iterable[Lead]) -> Iterator[list[str]]:
-    yield list(EXPORT_COLUMNS)
+def _rows(leads: Iterable[Lead], zone) -> Iterator[list[str]]:
+    """The rows, times in the viewer's zone (named in the header: the stream runs after the
+    view has returned, so the zone is passed in rather than read from the request's)."""
+    yield [f"{column} ({zone.key})" if column in _TIMES else column for column in EXPORT_COLUMNS]
+
+    def local(moment) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
     for lead in leads:
         yield [
             _cell(v) for v in (
                 lead.pk, lead.name, lead.email,
-                *(profile.as_text(name, getattr(lead, name)) for name in profile.EXPORT_FIELDS),
-                lead.stage, lead.source, lead.owner.get_username() if lead.owner else "",
-                lead.created_at.isoformat(), lead.first_contacted_at.isoformat() if lead.first_contacted_at else "",
-                lead.last_activity_at.isoformat(),
+                *(profile.as_label(name, getattr(lead, name)) for name in profile.EXPORT_FIELDS),
+                lead.get_stage_display(), lead.get_source_display(), display_name(lead.owner) if lead.owner else "",
+                local(lead.created_at), local(lead.first_contacted_at), local(lead.last_activity_at),
+                lead.current_country.code if lead.current_country else "", lead.stage, lead.source,
             )
         ]
 
@@ -105,7 +128,8 @@ def _rows(leads: Iterable[Lead]) -> Iterator[list[str]]:
 def _csv_response(leads, name: str) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
     rows = leads.select_related("opening", "owner").iterator(chunk_size=2000)
-    lines = itertools.chain(["\ufeff"], (writer.writerow(row) for row in _rows(rows)))  # BOM: Excel reads UTF-8
+    zone = timezone.get_current_timezone()
+    lines = itertools.chain(["\ufeff"], (writer.writerow(row) for row in _rows(rows, zone)))  # BOM: Excel reads UTF-8
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'

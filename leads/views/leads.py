@@ -29,7 +29,7 @@ from leads.forms import (
     NoteForm,
     member_choices,
 )
-from leads.models import ProfileChange, Source
+from leads.models import MergedLead, ProfileChange, Source
 from leads.selectors.leads import (
     lead_duplicates,
     lead_inquiries,
@@ -42,6 +42,7 @@ from leads.services.followups import followups_pause, followups_resume
 from leads.services.intake import inquiry_receive
 from leads.services.leads import lead_assign, lead_update, profile_change_decide
 from leads.services.pipeline import lead_move_stage
+from leads.services.saved_views import clean_query, views_for
 from leads.services.timeline import activity_log, note_add
 from leads.views.common import lead_or_404, recruiter_view, safe_next
 
@@ -65,16 +66,31 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     owners = member_choices(request.employer_ids)
     form = LeadFilterForm(request.GET or None, employer_ids=request.employer_ids, owners=owners)
     qs = leads_filtered(request.employer_ids, form.filters())
-    page = lead_page(qs, sort=form.sort_order, cursor=request.GET.get("after", "")[:100], size=form.page_size)
+    page = lead_page(qs, sort=form.sort_order, cursor=request.GET.get("after", "")[:100], size=form.page_size,
+                     before=request.GET.get("before", "")[:100])
     bulk_form = BulkActionForm(employer_ids=request.employer_ids, owners=owners)
-    context = {"form": form, "page": page, "owners": owners, "bulk_form": bulk_form,
-               "filter_query": _filter_query(request)}
+    kept = {  # what a bulk action that failed had chosen (see views/bulk.py)
+        "ticked": {part for part in request.GET.get("ticked", "")[:4000].split(",") if part.isdigit()},
+        "action": request.GET.get("bulk_action", "")[:20], "owner": request.GET.get("bulk_owner", "")[:20],
+        "stage": request.GET.get("bulk_stage", "")[:20],
+    }
+    filter_query = _filter_query(request)
+    views = views_for(request.user, request.employer_ids)
+    chosen = request.GET.get("view", "")[:40]
+    current = next((v for v in views if v.key == chosen and v.query == clean_query(filter_query)), None) or next(
+        (v for v in views if v.query == clean_query(filter_query)), None)
+    context = {"form": form, "page": page, "owners": owners, "bulk_form": bulk_form, "kept": kept,
+               "filter_query": filter_query, "views": views, "current_view": current}
     return render(request, "leads/lead_list.html", context)
+
+
+_NOT_FILTERS = ("after", "before", "ticked", "bulk_action", "bulk_owner", "bulk_stage", "view")
 
 
 def _filter_query(request: HttpRequest) -> str:
     params = request.GET.copy()
-    params.pop("after", None)
+    for name in _NOT_FILTERS:
+        params.pop(name, None)
     return params.urlencode()
 
 
@@ -83,7 +99,15 @@ def _filter_query(request: HttpRequest) -> str:
 @require_GET
 @recruiter_view
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = lead_or_404(request, pk, for_page=True)
+    try:
+        lead = lead_or_404(request, pk, for_page=True)
+    except Http404:
+        # A lead merged into another: its old address leads to the one that stayed.
+        merged = MergedLead.objects.filter(merged_id=pk, employer_id__in=request.employer_ids).first()
+        if merged is None:
+            raise
+        messages.info(request, "That lead was merged into this one.")
+        return redirect("leads:lead_detail", pk=merged.kept_id)
     owners = member_choices([lead.employer_id])
     context = {
         "lead": lead,
@@ -119,7 +143,10 @@ def lead_move(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{lead.name} moved to {lead.get_stage_display()}.")
             return _back_to_lead(request, lead)
     if request.htmx:
-        # From the board: open the full form, which says what is missing.
+        # From a boosted form: open the full form, with the reason it was refused as a message
+        # (htmx swaps no 4xx page, so without this the person would see nothing happen).
+        for error in form.non_field_errors():
+            messages.error(request, error)
         query = f"?to_stage={request.POST.get('to_stage', '')[:20]}&next={safe_next(request, '')}"
         return HttpResponseClientRedirect(reverse("leads:lead_move", args=[lead.pk]) + query)
     context = {"lead": lead, "form": form, "next": safe_next(request, "")}
@@ -199,7 +226,7 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = LeadEditForm(request.POST, lead=lead)
         if form.is_valid():
             try:
-                fields = {"name": form.cleaned_data["name"], **form.lead_fields()}
+                fields = {**form.identity_and_lists(), **form.lead_fields()}
                 changed = lead_update(lead=lead, fields=fields, by=request.user)
             except ValidationError as exc:
                 form.add_service_errors(exc)

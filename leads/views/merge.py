@@ -5,18 +5,22 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
-from leads.services.merge import duplicates_dismiss, lead_merge
+from leads.services.merge import duplicates_dismiss, lead_merge, merge_preview
 from leads.views.common import lead_or_404, recruiter_view
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @recruiter_view
 def lead_merge_view(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse:
+    """GET: what the merge keeps, to confirm; POST: merge (final: the other lead's page then
+    leads here)."""
     lead = lead_or_404(request, pk)
     other = lead_or_404(request, other_pk, employer_id=lead.employer_id, include_erased=True)
+    if request.method == "GET":
+        return render(request, "leads/lead_merge.html", {"lead": lead, "other": other, **merge_preview(lead, other)})
     try:
         lead_merge(lead=lead, other=other, by=request.user)
     except ValidationError as exc:

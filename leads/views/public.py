@@ -70,9 +70,11 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
     refusal = _refusal(request)
     if refusal:
         message, status = refusal
-        form = PublicInquiryForm(initial={"started": started_token()}, openings=employer.openings)
+        form = PublicInquiryForm(initial={"started": started_token()}, openings=employer.openings,
+                                 privacy_policy_url=employer.privacy_policy_url)
         return _page(request, employer, form, status=status, refusal=message)
-    form = PublicInquiryForm(request.POST, request.FILES, openings=employer.openings)
+    form = PublicInquiryForm(request.POST, request.FILES, openings=employer.openings,
+                             privacy_policy_url=employer.privacy_policy_url)
     if form.is_valid() and not started_token_claim(form.cleaned_data["started"]):
         form.refused = True
         form.add_error(None, "This form was sent already. To send another inquiry, fill in the form again.")
@@ -81,6 +83,7 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
             submission_accept(
                 employer_id=employer.pk, data=form.submission_data(), raw_fields=form.raw_fields(request.POST),
                 remote_addr=client_ip_or_none(request), privacy_accepted=True, cv=form.cleaned_data.get("cv"),
+                cv_name=form.kept_cv_name,
             )
         except SpoolUnavailable:
             # Nothing at all could keep it: say so, and keep what they typed on the page.
@@ -89,6 +92,7 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
             return _page(request, employer, form, status=503,
                          refusal="We could not store your inquiry just now. Please send it again in a minute.")
         return redirect("leads:public_thanks", slug=employer.slug)
+    form.keep_cv()
     if form.refused:
         # A fresh start time, so a person who was refused can simply send again.
         form.data = form.data.copy()
@@ -113,7 +117,8 @@ def form_page_html(employer: PublicEmployer, language: str) -> str:
     """The form page with stand-ins for the per-request values, rendered once per snapshot of
     the employer (its openings included) and language."""
     form = PublicInquiryForm(
-        initial={"started": _SLOTS["started"], **{k: _SLOTS[k] for k in _UTM}}, openings=employer.openings
+        initial={"started": _SLOTS["started"], **{k: _SLOTS[k] for k in _UTM}}, openings=employer.openings,
+        privacy_policy_url=employer.privacy_policy_url,
     )
     context = {"employer": employer, "form": form, "refusal": "", "csrf_token": _SLOTS["csrf"]}
     return render_to_string("public/apply.html", context)

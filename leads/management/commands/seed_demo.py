@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, models
@@ -109,9 +110,11 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("\nDemo data ready. In the database now:"))
         for label, model in _SUMMARY_MODELS:
             self.stdout.write(f"  {label:<16} {model._default_manager.count():>12,}")
+        # The address it was given (make run passes its HOST and PORT): the links in emails use it too.
+        site = settings.SITE_URL
         self.stdout.write(
-            "\nRecruiter UI: http://127.0.0.1:8000/\n"
-            "Django admin and reports: http://127.0.0.1:8000/admin/\n"
+            f"\nRecruiter UI: {site}/\n"
+            f"Django admin and reports: {site}/admin/\n"
             f"Logins, all with the password {data.DEMO_PASSWORD}:"
         )
         for user in data.USERS:

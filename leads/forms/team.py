@@ -1,0 +1,37 @@
+"""The forms of the team page (employer admins) and of the invitation link."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import SetPasswordForm
+
+from leads.fields import CheckedForm
+from leads.models import Employer, Role
+
+
+class InviteForm(CheckedForm):
+    employer = forms.TypedChoiceField(coerce=int, widget=forms.HiddenInput)
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.RECRUITER)
+    first_name = forms.CharField(max_length=150, required=False, label="First name (optional)")
+    last_name = forms.CharField(max_length=150, required=False, label="Last name (optional)")
+
+    def __init__(self, *args, employers: list[Employer], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["employer"].choices = [(e.pk, e.name) for e in employers]
+        self.employers = {e.pk: e for e in employers}
+
+
+class RoleForm(CheckedForm):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class RoundRobinForm(CheckedForm):
+    receives_assignments = forms.TypedChoiceField(
+        choices=[("on", "On"), ("off", "Off")], coerce=lambda value: value == "on"
+    )
+
+
+class InviteAcceptForm(CheckedForm, SetPasswordForm):
+    """Django's set-password form: the two fields and every AUTH_PASSWORD_VALIDATORS check,
+    run against the invited user (a password like their name or email is refused)."""

@@ -1,0 +1,82 @@
+"""Saved views of the lead list: its filters kept under a name, private or shared with the
+employer, beside the built-in ones every recruiter has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import QueryDict
+
+from leads.models import Employer, Membership, Role, SavedView
+
+_MAX_PER_USER = 50
+# Parameters of the list that are not filters: the page, the kept choices of a failed bulk action.
+_NOT_FILTERS = frozenset({"after", "before", "ticked", "bulk_action", "bulk_owner", "bulk_stage", "view"})
+
+
+@dataclass(frozen=True)
+class ListView:
+    name: str
+    query: str
+    key: str  # "builtin:mine", or "saved:<id>"
+    saved: SavedView | None = None
+
+
+def builtin_views(user) -> list[ListView]:
+    """The views every recruiter has; the dashboard's cards link to the same queries."""
+    return [
+        ListView("My open leads", urlencode({"owner": user.pk, "open": "on"}), "builtin:mine"),
+        ListView("Not contacted yet", urlencode({"contacted": "no", "open": "on"}), "builtin:not-contacted"),
+        ListView("Overdue tasks", urlencode({"tasks": "overdue"}), "builtin:overdue-tasks"),
+        ListView("Possible duplicates", urlencode({"duplicate": "on"}), "builtin:duplicates"),
+    ]
+
+
+def views_for(user, employer_ids: list[int]) -> list[ListView]:
+    """Built-in views, then the user's own and the ones shared at their employers, by name."""
+    saved = SavedView.objects.filter(employer_id__in=employer_ids).filter(Q(owner=user) | Q(shared=True))
+    return [*builtin_views(user),
+            *(ListView(v.name, v.query, f"saved:{v.pk}", v) for v in saved.order_by("name", "pk")[:_MAX_PER_USER])]
+
+
+def clean_query(query: str) -> str:
+    """The filters of a list URL's query string, without paging and other non-filters."""
+    params = QueryDict(query[:2000], mutable=True)
+    for name in _NOT_FILTERS:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+def saved_view_save(*, user, employer: Employer, name: str, query: str, shared: bool) -> SavedView:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"name": "Give the view a name."})
+    if len(name) > SavedView._meta.get_field("name").max_length:
+        raise ValidationError({"name": "Keep the name under 80 characters."})
+    if not Membership.objects.filter(user=user, employer=employer).exists() and not user.is_superuser:
+        raise ValidationError({"employer": "You do not work for this employer."})
+    query = clean_query(query)
+    if not query:
+        raise ValidationError({"query": "Choose some filters first: a view of everything is the list itself."})
+    with transaction.atomic(durable=True):
+        if SavedView.objects.filter(owner=user).count() >= _MAX_PER_USER:
+            raise ValidationError({"name": f"You have {_MAX_PER_USER} saved views; delete one first."})
+        try:
+            with transaction.atomic():
+                return SavedView.objects.create(employer=employer, owner=user, name=name, query=query,
+                                                shared=shared)
+        except IntegrityError:
+            raise ValidationError({"name": f"You already have a view called “{name}”."}) from None
+
+
+def saved_view_delete(*, view: SavedView, user) -> None:
+    """The owner deletes their view; a shared one may also be deleted by the employer's admins."""
+    is_admin = Membership.objects.filter(user=user, employer_id=view.employer_id, role=Role.ADMIN).exists()
+    if view.owner_id != user.pk and not (view.shared and is_admin):
+        raise ValidationError("Only the person who saved this view (or an admin, for a shared one) can delete it.")
+    with transaction.atomic(durable=True):
+        SavedView.objects.filter(pk=view.pk).delete()
