@@ -342,3 +342,27 @@ def test_merge_asks_first_shows_what_is_kept_and_the_old_address_leads_to_the_su
     assert "Phone: +351912345678" in record.details and "City: Porto" in record.details
     client.force_login(cast.outsider)
     assert client.get(reverse("leads:lead_detail", args=[gone.pk])).status_code == 404
+
+
+def test_the_dashboard_cards_link_to_views_that_count_the_same(client, cast):
+    LeadFactory(employer=cast.employer, owner=cast.teammate, name="Mine open")
+    LeadFactory(employer=cast.employer, owner=cast.teammate, stage=Stage.DECLINED, name="Mine closed")
+    LeadFactory(employer=cast.employer, name="Old new one", created_at=NOW - dt.timedelta(days=3))
+    LeadFactory(employer=cast.employer, name="Fresh new one")
+    client.force_login(cast.teammate)
+    with time_machine.travel(NOW, tick=False):
+        data = client.get(reverse("leads:dashboard")).context["data"]
+        views = {v.key: v for v in builtin_views(cast.teammate)}
+        mine = client.get(f"{LIST}?{views['builtin:mine'].query}").context["page"].leads
+        waiting = client.get(f"{LIST}?{views['builtin:waiting'].query}").context["page"].leads
+        page = client.get(reverse("leads:dashboard")).content.decode()
+    assert data["mine_count"].count == len(mine) == 1
+    assert data["overdue_count"].count == len(waiting) == 1 and waiting[0].name == "Old new one"
+    assert f"?{views['builtin:waiting'].query}&amp;view=builtin:waiting" in page
+
+
+def test_an_unsubscribed_lead_is_not_offered_a_pause(client, cast):
+    lead = LeadFactory(employer=cast.employer, unsubscribed_at=NOW)
+    client.force_login(cast.teammate)
+    page = client.get(reverse("leads:lead_detail", args=[lead.pk])).content.decode()
+    assert "Pause follow-ups" not in page

@@ -44,6 +44,7 @@ class LeadFilterForm(CheckedForm):
     created_to = BoundedDateField(required=False, label="Created to", widget=forms.DateInput(attrs={"type": "date"}))
     duplicate = forms.BooleanField(required=False, label="Possible duplicates only")
     open = forms.BooleanField(required=False, label="Open leads only (not closed)")
+    waiting = forms.BooleanField(required=False, label="Waiting beyond the response target")
     contacted = forms.TypedChoiceField(
         choices=[("", "Any"), ("yes", "Contacted"), ("no", "Not contacted yet")], coerce=yes_no, empty_value=None,
         required=False, label="First contact",

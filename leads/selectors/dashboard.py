@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from leads.models import MILESTONES, Employer, Inquiry, Lead, OutboundEmail, OutboundStatus, Stage
+from leads.selectors.leads import waiting_q
 from leads.selectors.next_steps import task_counts
 from leads.services.outbox import FOLLOWUP_KINDS
 
@@ -52,15 +53,6 @@ def inquiry_counts(employer_ids: list[int], now: dt.datetime) -> dict[str, int]:
     )
 
 
-def _overdue_q(employers: list[Employer], now: dt.datetime) -> Q:
-    """Still new and never contacted after each employer's response target."""
-    by_employer = Q(pk__in=[])
-    for employer in employers:
-        deadline = now - dt.timedelta(hours=employer.response_target_hours)
-        by_employer |= Q(employer_id=employer.pk, created_at__lt=deadline)
-    return Q(stage=Stage.NEW, first_contacted_at__isnull=True) & by_employer
-
-
 def dashboard_data(user, employers: list[Employer], now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     ids = [e.pk for e in employers]
@@ -69,7 +61,7 @@ def dashboard_data(user, employers: list[Employer], now: dt.datetime | None = No
     # that a lead reached a milestone.
     everyone = Lead.objects.filter(employer_id__in=ids)
     mine = leads.filter(owner_id=user.pk, stage__in=MILESTONES)
-    overdue = leads.filter(_overdue_q(employers, now))
+    overdue = leads.filter(waiting_q(employers, now))
     local_today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     due = OutboundEmail.objects.filter(
         employer_id__in=ids, kind__in=FOLLOWUP_KINDS, status=OutboundStatus.SCHEDULED,

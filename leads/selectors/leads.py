@@ -22,6 +22,7 @@ from leads.models import (
     CLOSED_STAGES,
     Activity,
     Citizenship,
+    Employer,
     Inquiry,
     Lead,
     Note,
@@ -29,6 +30,7 @@ from leads.models import (
     PossibleDuplicate,
     ProfileChange,
     Skill,
+    Stage,
     StageEvent,
     Task,
 )
@@ -72,6 +74,9 @@ def leads_filtered(employer_ids: list[int], filters: dict[str, Any]) -> QuerySet
         qs = qs.filter(created_at__lt=_day_start(filters["created_to"] + dt.timedelta(days=1)))
     if filters.get("open"):
         qs = qs.exclude(stage__in=sorted(CLOSED_STAGES))
+    if filters.get("waiting"):
+        qs = qs.filter(waiting_q(Employer.objects.filter(pk__in=employer_ids).only("pk", "response_target_hours"),
+                                 timezone.now()))
     if filters.get("contacted") is not None:
         qs = qs.filter(first_contacted_at__isnull=not filters["contacted"])
     if filters.get("tasks"):
@@ -88,6 +93,16 @@ def leads_filtered(employer_ids: list[int], filters: dict[str, Any]) -> QuerySet
         # ``name_lower`` is lower(name), the expression the name index holds.
         qs = qs.annotate(name_lower=Lower("name")).filter(_search(employer_ids, filters["q"]))
     return qs
+
+
+def waiting_q(employers, now: dt.datetime) -> Q:
+    """Still new and never contacted after each employer's response target: the dashboard's
+    card and the "Waiting for a first contact" view."""
+    by_employer = Q(pk__in=[])
+    for employer in employers:
+        deadline = now - dt.timedelta(hours=employer.response_target_hours)
+        by_employer |= Q(employer_id=employer.pk, created_at__lt=deadline)
+    return Q(stage=Stage.NEW, first_contacted_at__isnull=True) & by_employer
 
 
 def _day_start(day: dt.date) -> dt.datetime:

@@ -31,6 +31,7 @@ def builtin_views(user) -> list[ListView]:
     return [
         ListView("My open leads", urlencode({"owner": user.pk, "open": "on"}), "builtin:mine"),
         ListView("Not contacted yet", urlencode({"contacted": "no", "open": "on"}), "builtin:not-contacted"),
+        ListView("Waiting for a first contact", urlencode({"waiting": "on"}), "builtin:waiting"),
         ListView("Overdue tasks", urlencode({"tasks": "overdue"}), "builtin:overdue-tasks"),
         ListView("Possible duplicates", urlencode({"duplicate": "on"}), "builtin:duplicates"),
     ]

@@ -21,6 +21,7 @@ from leads.demo.generate import LeadGenerator
 from leads.demo.intake import demo_profile_changes, demo_submissions
 from leads.demo.run import demo_lead_count, index_batches, lead_targets, write_batches
 from leads.demo.setup import DemoEmployer, demo_setup
+from leads.demo.workspace import demo_workspace
 from leads.demo.writer import LeadSkill, LeadWriter
 from leads.models import (
     Citizenship,
@@ -84,6 +85,7 @@ class Command(BaseCommand):
             written += self._seed_leads(employer, target, writer, batch_size, jobs)
         demo_submissions([employer.id for employer in employers])
         demo_profile_changes([employer.id for employer in employers])
+        demo_workspace([employer.id for employer in employers])
         # The public form pages are cached snapshots: show the demo's employers as they are now.
         public_page_forget(*(employer.spec.slug for employer in employers))
         if written:
