@@ -77,3 +77,9 @@ def test_a_forged_kept_cv_is_ignored(client, cast):
     assert response.status_code == 302
     submissions_drain(every_pending=True)
     assert not Lead.objects.get().cv
+
+
+def test_too_quick_does_not_hide_the_fields_problems(client, cast, settings):
+    settings.RELOCATE_PUBLIC_FORM_MIN_SECONDS = 3600
+    response = client.post(url(cast.employer), form_data(phone="12", email="bad"))
+    assert {"phone", "email", "__all__"} <= set(errors(response))

@@ -163,7 +163,11 @@ class PublicInquiryForm(_PublicProfileForm):
         if data.get("website"):
             self.refused = True
             raise ValidationError("Your inquiry could not be accepted. Please leave the hidden field empty.")
-        self._check_fill_time(data.get("started"))
+        try:
+            self._check_fill_time(data.get("started"))
+        except ValidationError as exc:
+            # Said once, at the top, beside the fields' own problems (all in one round).
+            self.add_error(None, exc)
         self._check_as_intake_will()
         return data
 
