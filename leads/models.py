@@ -125,6 +125,19 @@ class Employer(models.Model):
     send_weekdays = models.CharField(max_length=13, default="0,1,2,3,4", validators=[weekday_list])
     response_target_hours = models.PositiveSmallIntegerField(default=24, validators=[MinValueValidator(1)])
     stale_after_days = models.PositiveSmallIntegerField(default=90, validators=[MinValueValidator(1)])
+    # Retention (months; 0 = kept until erased by hand): a daily task anonymises what is due.
+    retain_closed_months = models.PositiveSmallIntegerField(
+        default=24, help_text="Anonymise a closed lead this many months after it closed (0: never)."
+    )
+    retain_inactive_months = models.PositiveSmallIntegerField(
+        default=24, help_text="Anonymise a lead with no activity for this many months (0: never)."
+    )
+    retain_unsubscribed_months = models.PositiveSmallIntegerField(
+        default=12, help_text="Anonymise a lead this many months after it unsubscribed (0: never)."
+    )
+    data_export_includes_notes = models.BooleanField(
+        default=False, help_text="A person's download of their data includes recruiters' notes about them."
+    )
     # Round-robin ownership: each new lead takes the next turn (see services.intake).
     assignment_turn = models.PositiveBigIntegerField(default=0, editable=False)
     privacy_policy_url = models.URLField(
@@ -956,6 +969,124 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_status_display()}, {self.rows_done}/{self.rows_total})"
+
+
+class PrivacyPolicy(models.Model):
+    """One version of an employer's privacy policy, with the consent wording the form shows."""
+
+    TENANT_PATH = "employer_id"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="privacy_policies")
+    version = models.CharField(max_length=40, validators=[single_line], help_text="For example 2026-11.")
+    url = models.URLField(max_length=500, blank=True, help_text="Where the full policy is published.")
+    text = models.TextField(blank=True, max_length=50_000, help_text="The policy, or its summary.")
+    inquiry_wording = models.CharField(
+        max_length=500, default="I agree that my details are stored to handle my inquiry.",
+        help_text="The consent to handling the inquiry, as the form shows it.",
+    )
+    news_wording = models.CharField(
+        max_length=500, default="Send me news about other openings.",
+        help_text="The consent to news about openings, as the form shows it.",
+    )
+    effective_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "privacy policies"
+        ordering = ["-effective_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["employer", "version"], name="privacy_policy_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employer} · {self.version}"
+
+
+class ConsentPurpose(models.TextChoices):
+    INQUIRY = "inquiry", "Handling the inquiry"
+    NEWS = "news", "News about other openings"
+
+
+class Consent(models.Model):
+    """One consent given or withdrawn: append-only; the latest row per purpose is what holds."""
+
+    TENANT_PATH = "employer_id"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(max_length=10, choices=ConsentPurpose.choices)
+    granted = models.BooleanField(help_text="True: given; False: withdrawn.")
+    policy = models.ForeignKey(PrivacyPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    wording = models.TextField(blank=True, help_text="Exactly what the person was shown, or what was recorded.")
+    channel = models.CharField(max_length=20, help_text="web_form, api, import, manual, unsubscribe link, …")
+    at = models.DateTimeField(default=timezone.now)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(purpose__in=ConsentPurpose.values), name="consent_purpose_valid"),
+        ]
+        indexes = [models.Index(fields=["lead", "purpose", "-at"], name="consent_lead_purpose")]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()}: {'given' if self.granted else 'withdrawn'} {self.at:%Y-%m-%d}"
+
+
+class AuditAction(models.TextChoices):
+    VIEWED = "viewed", "Viewed"
+    CHANGED = "changed", "Changed"
+    EXPORTED = "exported", "Exported"
+    ERASED = "erased", "Erased"
+    MERGED = "merged", "Merged"
+    REPORT_EXPORTED = "report_exported", "Report exported"
+    LOGIN = "login", "Logged in"
+
+
+class AuditEvent(models.Model):
+    """Who viewed, changed, exported or erased a lead: append-only (rows are never changed or
+    deleted by the app; admin shows them read-only). The lead is an id, not a foreign key, so
+    the record outlives a merge or an erasure."""
+
+    TENANT_PATH = "employer_id"
+
+    employer = models.ForeignKey(Employer, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
+    lead_id = models.PositiveBigIntegerField(null=True, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    username = models.CharField(max_length=150, blank=True, help_text="As it was when the row was written.")
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    detail = models.CharField(max_length=500, blank=True, help_text="Which page, fields or export; never values.")
+    at = models.DateTimeField(default=timezone.now)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(action__in=AuditAction.values), name="audit_action_valid"),
+        ]
+        indexes = [
+            # One lead's history (the employer first, as every lead index); the employer's log by
+            # time; one user's actions.
+            models.Index(fields=["employer", "lead_id", "-at"], name="audit_emp_lead"),
+            models.Index(fields=["employer", "-at"], name="audit_emp_at"),
+            models.Index(fields=["employer", "user", "-at"], name="audit_emp_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username or 'system'} {self.action} {self.lead_id or ''} {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("Audit rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit rows are append-only.")
 
 
 class UserPreference(models.Model):

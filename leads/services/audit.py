@@ -1,0 +1,39 @@
+"""The audit log: who viewed, changed, exported or erased a lead, one INSERT per event.
+
+Written inside the transaction of the change it records (a service passes its lead and user),
+or, for a read, once the response is built. Never the values of personal fields: only which
+fields, which page, which export.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError
+
+from leads.models import AuditAction, AuditEvent
+
+logger = logging.getLogger(__name__)
+
+
+def audit_record(*, action: str, employer_id: int | None, lead_id: int | None = None, user=None,
+                 detail: str = "", remote_addr: str | None = None) -> None:
+    """Append one row. A read that cannot be logged (the database failing) is logged to the
+    application log instead and never fails the page; a change raises with its transaction."""
+    if action not in AuditAction.values:
+        raise ValueError(f"unknown audit action {action!r}")
+    user = user if getattr(user, "is_authenticated", False) else None
+    AuditEvent.objects.create(
+        employer_id=employer_id, lead_id=lead_id, user=user, username=user.get_username() if user else "",
+        action=action, detail=detail[:500], remote_addr=remote_addr or None,
+    )
+
+
+def audit_read(*, action: str, employer_id: int | None, lead_id: int | None = None, user=None, detail: str = "",
+               remote_addr: str | None = None) -> None:
+    """A read (a page, an export): best effort, one INSERT in autocommit."""
+    try:
+        audit_record(action=action, employer_id=employer_id, lead_id=lead_id, user=user, detail=detail,
+                     remote_addr=remote_addr)
+    except DatabaseError:
+        logger.warning("audit row not written: %s of lead %s by %s", action, lead_id, user, exc_info=True)
