@@ -311,6 +311,9 @@ RELOCATE_EMAIL_STUCK_AFTER_SECONDS = env_int("RELOCATE_EMAIL_STUCK_AFTER_SECONDS
 # Replies: every email to a lead carries Reply-To: <local>+<token>@<domain> of this address (the
 # token is signed per lead, leads/tokens.py), and `manage.py receive_email` with no employer slug
 # routes what arrives there to that lead (docs/delivery.md). Empty: no Reply-To, feature off.
+# Team invitations (/team/): how long a link works, and how many an employer may send an hour.
+RELOCATE_TEAM_INVITE_DAYS = env.int("RELOCATE_TEAM_INVITE_DAYS", default=7)
+RELOCATE_TEAM_INVITES_PER_HOUR = env.int("RELOCATE_TEAM_INVITES_PER_HOUR", default=50)
 RELOCATE_REPLY_ADDRESS = env.str("RELOCATE_REPLY_ADDRESS", default="").strip().lower()
 if RELOCATE_REPLY_ADDRESS:
     _local, _at, _domain = RELOCATE_REPLY_ADDRESS.rpartition("@")
