@@ -60,6 +60,8 @@ def main() -> None:
         ("lead list, citizenship + duplicates", "/leads/?citizenship=US&duplicate=on"),
         (f"lead list, keyset page at row {deep_row:,}", f"/leads/?after={cursor}"),
         ("board", "/leads/board/"),
+        ("board, the New column's next page", "/leads/board/column/new/?after=" + _board_cursor(employer_id)),
+        ("tasks", "/tasks/"),
         ("dashboard", "/"),
         ("lead page", f"/leads/{deep_lead.pk}/"),
     ]
@@ -78,6 +80,17 @@ def main() -> None:
                 timings.append(time.perf_counter() - started)
         print(f"  {label:45s} {statistics.median(timings) * 1000:8.1f} ms  "
               f"(min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f}; {len(queries)} queries)")
+
+
+def _board_cursor(employer_id: int) -> str:
+    """Where the New column's second page starts: after its first page of cards."""
+    from leads.models import Lead
+    from leads.selectors.board import BOARD_COLUMN_CAP
+    from leads.selectors.leads import encode_cursor
+
+    card = Lead.objects.filter(employer_id=employer_id, stage="new", erased_at__isnull=True).order_by(
+        "-created_at", "-pk")[BOARD_COLUMN_CAP - 1]
+    return encode_cursor(card, "newest")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ class LeadsConfig(AppConfig):
             session_store_time_zone(request.session, user_time_zone(user))
 
         user_logged_in.connect(remember_time_zone, dispatch_uid="relocate-remember-time-zone")
+        from leads import audit_signals
+
+        audit_signals.connect()
         self._forget_public_pages_on_change()
         from leads import checks  # noqa: F401 - registers the deploy checks
 

@@ -5,7 +5,8 @@ its kind, its labels for recruiters and for applicants, and what each part of Re
 with it. Every surface derives its fields from this declaration: the public form and the
 recruiter forms (``leads.forms.profile``), the intake service's accepted fields and its repeat
 policy, the recruiter's edit service, the API's JSON types, the CSV import and export columns,
-the merge, the erasure and the person's data export. One ``clean_profile`` normalises values
+the merge, the erasure, the person's data export and the record of processing
+(``purpose``, ``visible_to``). One ``clean_profile`` normalises values
 for every channel and for admin.
 
 Adding a readiness question is one ``Field(...)`` below plus the model field and its
@@ -55,6 +56,10 @@ class Repeat(enum.StrEnum):
     KEEP = "keep"  # never changed by an inquiry (how the person first arrived)
 
 
+INQUIRY_PURPOSE = "Handling the person's inquiry about a job and a move"
+RECRUITERS_AND_ADMINS = "Recruiters and admins of the employer"
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -75,6 +80,9 @@ class Field:
     personal: bool = False  # personal data: in the person's own data download
     in_import: bool = True  # a CSV import column
     in_api: bool = True  # a field of the API's inquiry body
+    # The record of processing (admin): why the employer holds a personal field, and who sees it.
+    purpose: str = INQUIRY_PURPOSE
+    visible_to: str = RECRUITERS_AND_ADMINS
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,38 +110,56 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("phone", Kind.PHONE, "Phone", help="With the country code, for example +64 21 123 4567.", input_length=40,
-          section="about", repeat=Repeat.PROPOSE, erased=True, personal=True),
+          section="about", repeat=Repeat.PROPOSE, erased=True, personal=True,
+          purpose="Contacting the person about their inquiry"),
     Field("current_country", Kind.COUNTRY, "Country", question="Country you live in", section="about",
-          personal=True),
-    Field("current_city", Kind.TEXT, "City", section="about", erased=True, personal=True),
+          personal=True,
+          purpose="Matching visa routes and the time to move; counted in the statistics"),
+    Field("current_city", Kind.TEXT, "City", section="about", erased=True, personal=True,
+          purpose="Arranging interviews and the move"),
     Field("time_zone", Kind.ZONE, "Time zone", question="Your time zone", help="Leave empty to use your country's.",
-          section="about", exported=False, personal=True),
-    Field("profile_url", Kind.URL, "LinkedIn or portfolio URL", section="about", erased=True, personal=True),
+          section="about", exported=False, personal=True,
+          purpose="Sending emails and booking calls at a sensible hour"),
+    Field("profile_url", Kind.URL, "LinkedIn or portfolio URL", section="about", erased=True, personal=True,
+          purpose="Assessing the person for an opening"),
     Field("opening", Kind.OPENING, "Opening", question="Opening of interest", section="role"),
     Field("role_of_interest", Kind.TEXT, "Role of interest", question="Role you are looking for", section="role",
-          erased=True, personal=True),
-    Field("years_experience", Kind.INTEGER, "Years of experience", maximum=70, section="role", personal=True),
+          erased=True, personal=True,
+          purpose="Matching the person to openings"),
+    Field("years_experience", Kind.INTEGER, "Years of experience", maximum=70, section="role", personal=True,
+          purpose="Assessing the person for an opening"),
     Field("needs_sponsorship", Kind.YES_NO, "Needs visa sponsorship", question="Do you need visa sponsorship?",
-          section="move", personal=True),
+          section="move", personal=True,
+          purpose="Planning the visa the move needs"),
     Field("visa_pathway", Kind.CHOICE, "Visa pathway", question="Visa pathway of interest", choices=VisaPathway,
-          section="move", personal=True),
+          section="move", personal=True,
+          purpose="Planning the visa the move needs"),
     Field("move_timeline", Kind.CHOICE, "Move timeline", question="When could you move?", choices=MoveTimeline,
-          section="move", personal=True),
-    Field("earliest_move_date", Kind.DATE, "Earliest move date", section="move", personal=True),
-    Field("relocating_with", Kind.CHOICE, "Relocating", choices=RelocatingWith, section="move", personal=True),
+          section="move", personal=True,
+          purpose="Planning when the person could start"),
+    Field("earliest_move_date", Kind.DATE, "Earliest move date", section="move", personal=True,
+          purpose="Planning when the person could start"),
+    Field("relocating_with", Kind.CHOICE, "Relocating", choices=RelocatingWith, section="move", personal=True,
+          purpose="Planning the move and the support it needs"),
     Field("dependants", Kind.INTEGER, "Dependants", question="Number of dependants", maximum=20, section="move",
-          merge_fills=False, personal=True),
+          merge_fills=False, personal=True,
+          purpose="Planning the move and the support it needs"),
     Field("partner_needs_work_rights", Kind.YES_NO, "Partner needs work rights",
-          question="Does your partner need work rights?", section="move", personal=True),
+          question="Does your partner need work rights?", section="move", personal=True,
+          purpose="Planning the visas of the person's family"),
     Field("credentials_to_recognise", Kind.LONG_TEXT, "Credentials needing recognition",
           question="Qualifications that need recognition", section="move", erased=True, personal=True,
-          extra={"rows": 2}),
+          extra={"rows": 2},
+          purpose="Planning the recognition of qualifications"),
     Field("motivation", Kind.LONG_TEXT, "Motivation", question="Why do you want to move?", section="move",
-          erased=True, personal=True, extra={"rows": 4}),
+          erased=True, personal=True, extra={"rows": 4},
+          purpose="Assessing the person for an opening"),
     Field("cv", Kind.FILE, "CV", question="CV (PDF, DOC or DOCX, up to 5 MB)", section="role", editable=False,
-          erased=True, exported=False, personal=True, in_import=False, in_api=False),
+          erased=True, exported=False, personal=True, in_import=False, in_api=False,
+          purpose="Assessing the person for an opening"),
     Field("marketing_opt_in", Kind.FLAG, "Marketing opt-in", question="Send me news about openings.",
-          section="consent", merge_fills=False, personal=True, in_import=False),
+          section="consent", merge_fills=False, personal=True, in_import=False,
+          purpose="Recording consent to news about other openings"),
     *(Field(f"utm_{part}", Kind.HIDDEN, f"Campaign {part}", editable=False, repeat=Repeat.KEEP,
             erased=part in ("term", "content"), exported=False)
       for part in ("source", "medium", "campaign", "term", "content")),

@@ -15,6 +15,7 @@ SCHEDULES: dict[str, tuple[str, int | dict[str, str]]] = {
     "Stale interest": ("leads.tasks.check_stale_interest", 3600),
     "Weekly reports": ("leads.tasks.queue_weekly_reports", {"minute": "0", "hour": "7", "day_of_week": "1"}),
     "Surge alerts": ("leads.tasks.check_surges", 3600),
+    "Apply retention": ("leads.tasks.apply_retention", {"minute": "0", "hour": "3"}),
 }
 _CRONTAB_DEFAULTS = {"minute": "*", "hour": "*", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
 

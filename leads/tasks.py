@@ -111,3 +111,15 @@ def check_surges() -> int:
     from leads.services.reporting import surge_alerts_queue
 
     return surge_alerts_queue()
+
+
+# --- privacy (issue 12) -------------------------------------------------------------------
+
+
+@shared_task(time_limit=3600, soft_time_limit=3300, ignore_result=True)
+def apply_retention() -> dict[str, int]:
+    """Daily (03:00 UTC): warn admins a week ahead, anonymise the leads whose time is up."""
+    from leads.services.retention import retention_run
+
+    # Well inside the soft limit: what is left is done tomorrow.
+    return retention_run(budget_seconds=3000)

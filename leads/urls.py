@@ -14,11 +14,14 @@ from leads.views import (
     public,
     saved_views,
     team,
+    unsubscribe,
 )
 
 app_name = "leads"
 
 urlpatterns = [
+    # My data download (no login: the signed, expiring my-data link is the credential)
+    path("my-data/<str:token>/download/", unsubscribe.my_data_download, name="my_data_download"),
     # Team (employer admins; the invitation link needs no login)
     path("team/", team.team, name="team"),
     path("team/invite/", team.team_invite, name="team_invite"),

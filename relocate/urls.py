@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("csp-report/", csp.csp_report, name="csp_report"),
     path("admin/reports/", include("leads.reports_urls")),
+    path("admin/retention/", include("leads.admin.retention")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("leads.api_urls")),
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),

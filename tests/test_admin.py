@@ -73,6 +73,10 @@ def populate(employer: m.Employer, tag: str) -> dict[type[models.Model], models.
         m.ProfileChange.objects.create(lead=lead, field="current_city", old_value="", new_value=f"{tag} city",
                                        status=m.ProfileChange.Status.APPLIED),
         m.Task.objects.create(employer=employer, lead=lead, title=f"{tag} task", due_at=timezone.now()),
+        m.PrivacyPolicy.objects.create(employer=employer, version=f"{tag} v1"),
+        m.Consent.objects.create(employer=employer, lead=lead, purpose="inquiry", granted=True,
+                                 wording=f"{tag} wording", channel="web_form"),
+        m.AuditEvent.objects.create(employer=employer, lead_id=lead.pk, action="viewed", detail=f"{tag} page"),
     ]
     return {type(row): row for row in rows}
 
@@ -358,7 +362,7 @@ def test_a_lead_is_erased_not_deleted_but_goes_with_its_employer(client: Client,
     client.force_login(admin_user)
     assert client.post(admin_url(m.Lead, "delete", lead.pk), {"post": "yes"}).status_code == 403
     choices = client.get(admin_url(m.Lead, "changelist")).context["action_form"].fields["action"].choices
-    assert [name for name, _ in choices if name] == ["erase_personal_data"]
+    assert [name for name, _ in choices if name] == ["erase_personal_data", "download_personal_data"]
     assert m.Lead.objects.filter(pk=lead.pk).exists()
     # An employer (deleted by a superuser) takes its leads and their read-only history along.
     employer = EmployerFactory()

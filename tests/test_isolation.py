@@ -24,7 +24,18 @@ from django.utils import timezone
 
 from leads.access import tenant_path
 from leads.admin.tenancy import is_tenant_model
-from leads.models import ImportJob, Lead, MergedLead, ProfileChange, SavedView, Task, UserPreference
+from leads.models import (
+    AuditEvent,
+    Consent,
+    ImportJob,
+    Lead,
+    MergedLead,
+    PrivacyPolicy,
+    ProfileChange,
+    SavedView,
+    Task,
+    UserPreference,
+)
 from leads.services.api_keys import api_key_create
 from leads.tokens import Purpose, token_make
 from tests.factories import (
@@ -68,7 +79,7 @@ REGEX_PATHS = {
 PUBLIC = {
     "leads:public_apply", "leads:public_thanks", "leads:public_logo", "brand_css", "healthz", "csp_report",
     "login", "logout", "admin:login", "admin:logout", "my-data-request", "unsubscribe", "still-interested",
-    "my-data", "leads:team_invite_accept",
+    "my-data", "leads:team_invite_accept", "leads:my_data_download",
 }
 # Links from an email: the walk sends a token of the secret lead made for another purpose, which
 # must open nothing (an unsubscribe link is not a my-data link).
@@ -78,6 +89,7 @@ TOKEN_PURPOSES = {
     "my-data": Purpose.UNSUBSCRIBE,
     # An invitation to set a password: a lead's token must open nothing there.
     "leads:team_invite_accept": Purpose.MY_DATA,
+    "leads:my_data_download": Purpose.UNSUBSCRIBE,
 }
 # Recruiter pages without an id in the URL: they answer with the outsider's own data only.
 OWN_PAGES = {
@@ -88,7 +100,7 @@ OWN_PAGES = {
 # URL arguments that name one of cast.employer's rows (or a token of one): the outsider gets 404
 # (403 in admin for a model that is not an employer's), never the row.
 ID_ARGUMENTS = {"pk", "other_pk", "change_pk", "object_id", "id", "content_type_id", "job_id", "token", "task_pk",
-                "membership_id", "view_pk"}
+                "membership_id", "view_pk", "employer_id"}
 ADMIN_ROUTE = re.compile(r"^admin/(?P<app>\w+)/(?P<model>\w+)/")
 CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -147,8 +159,12 @@ def world(cast, settings, tmp_path) -> dict:
     view = SavedView.objects.create(employer=employer, owner=cast.teammate, name="secret note view",
                                     query="stage=new", shared=True)
     merged = MergedLead.objects.create(employer=employer, merged_id=lead.pk + 1000, kept=lead)
+    policy = PrivacyPolicy.objects.create(employer=employer, version="secret v1", text="secret note policy")
+    consent = Consent.objects.create(employer=employer, lead=lead, purpose="inquiry", granted=True,
+                                     wording="secret note wording", channel="web_form", policy=policy)
+    audit = AuditEvent.objects.create(employer=employer, lead_id=lead.pk, action="viewed", detail="secret note")
     rows = [
-        employer, lead, opening, template, sequence, change, job, task, view, merged,
+        employer, lead, opening, template, sequence, change, job, task, view, merged, policy, consent, audit,
         PossibleDuplicateFactory(lead=lead, other=other), NoteFactory(lead=lead, body="secret note"),
         ActivityFactory(lead=lead), InquiryFactory(lead=lead), OutboundEmailFactory(lead=lead),
         StageEventFactory(lead=lead), CitizenshipFactory(lead=lead), SkillFactory(employer=employer),
@@ -166,6 +182,7 @@ def world(cast, settings, tmp_path) -> dict:
         "objects": objects,
         "pk": lead.pk, "other_pk": other.pk, "change_pk": change.pk, "job_id": job.pk, "task_pk": task.pk,
         "membership_id": employer.memberships.get(user=cast.teammate).pk, "view_pk": view.pk, "stage": "new",
+        "employer_id": employer.pk,
         "slug": employer.slug, "name": "funnel",
         "content_type_id": ContentType.objects.get_for_model(Lead).pk,
         "outsider_key": api_key_create(employer=cast.other_employer, name="Outsider key")[1],

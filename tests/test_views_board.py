@@ -18,9 +18,9 @@ from tests.factories import ClosedReasonFactory, LeadFactory
 
 BOARD = reverse("leads:board")
 # The board, however many cards: the session, the user, the user's employers (recruiter_view),
-# the owners to filter by, the counts (one GROUP BY), one query per column (8 milestones and
-# 3 closed stages), the openings of the filter form.
-BOARD_QUERIES = 17
+# the owners to filter by, per column (8 milestones and 3 closed stages) a count capped at
+# BOARD_COUNT_CAP and its first page of cards, the openings of the filter form.
+BOARD_QUERIES = 27
 # One column's next page: the session, the user, the employers, the owners (the filter form),
 # the page of cards.
 COLUMN_QUERIES = 5
@@ -310,3 +310,19 @@ def test_board_filters_ignore_a_bad_value(client, cast):
     client.force_login(cast.teammate)
     new = column(client.get(f"{BOARD}?owner={cast.teammate.pk}&stage=bogus"), Stage.NEW)
     assert [lead.name for lead in new.leads] == ["Mine"] and new.count == 1
+
+
+def test_a_column_beyond_the_count_cap_says_so(client, cast, monkeypatch):
+    from leads.selectors import board as selectors_board
+
+    monkeypatch.setattr(selectors_board, "BOARD_COUNT_CAP", 2)
+    monkeypatch.setattr(selectors_board.board_counts, "__kwdefaults__", {"cap": 2})
+    from leads.views import board as board_view
+
+    monkeypatch.setattr(board_view, "BOARD_COUNT_CAP", 2)
+    LeadFactory.create_batch(3, employer=cast.employer)
+    client.force_login(cast.teammate)
+    response = client.get(BOARD)
+    new = response.context["columns"][0]
+    assert new.capped and len(new.leads) == 3
+    assert 'data-capped="true">2+</span>' in response.content.decode()

@@ -8,7 +8,18 @@ calls (``leads/admin/leads.py``).
 
 from django.contrib import admin
 
-from leads.admin import api_keys, email, employers, intake, leads, next_steps, operations, timeline  # noqa: F401
+from leads.admin import (  # noqa: F401
+    api_keys,
+    audit,
+    email,
+    employers,
+    intake,
+    leads,
+    next_steps,
+    operations,
+    privacy,
+    timeline,
+)
 from leads.admin.tenancy import (
     READ_ONLY,
     HistoryAdmin,

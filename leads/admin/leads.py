@@ -10,6 +10,7 @@ dismissed through the merge services.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,11 +21,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from leads import models as m
 from leads import profile
+from leads.admin.processing import processing_record_view
 from leads.admin.tenancy import (
     READ_ONLY,
     HistoryAdmin,
@@ -34,6 +36,9 @@ from leads.admin.tenancy import (
     TenantScopedAdmin,
 )
 from leads.admin_import import LeadImportMixin
+from leads.ratelimit import client_ip_or_none
+from leads.services.audit import audit_read
+from leads.services.data_export import DataExportTooLarge, data_export_response, lead_data_export
 from leads.services.followups import followups_pause, followups_resume
 from leads.services.leads import lead_assign, lead_update
 from leads.services.merge import duplicates_dismiss, lead_merge
@@ -220,7 +225,14 @@ class LeadAdmin(LeadImportMixin, TenantScopedAdmin, admin.ModelAdmin):
     )
     inlines = (CitizenshipInline, PossibleDuplicateInline, NoteInline, ActivityInline, ProfileChangeInline,
                StageEventInline, InquiryInline)
-    actions = ("erase_personal_data",)
+    actions = ("erase_personal_data", "download_personal_data")
+
+    def get_urls(self) -> list[URLPattern]:
+        view = functools.partial(processing_record_view, model_admin=self)
+        return [
+            path("processing-record/", self.admin_site.admin_view(view), name="leads_processing_record"),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="In Relocate")
     def recruiter_page(self, obj: m.Lead) -> str:
@@ -306,6 +318,32 @@ class LeadAdmin(LeadImportMixin, TenantScopedAdmin, admin.ModelAdmin):
         how = f"by {request.user.get_username()} in admin"
         erased = sum(lead_erase(lead=lead, by=request.user, how=how) for lead in queryset[:500])
         self.message_user(request, f"Personal data of {erased} lead(s) erased.")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        # Employer admins (restrict_action keeps the rows to their employers), and superusers.
+        return request.user.is_superuser or bool(self.employers_allowed(request, "export"))
+
+    @admin.action(description="Download this person's data (ZIP)", permissions=("export",))
+    def download_personal_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """What the person's own download holds, when they ask by phone or letter. Django runs
+        actions outside a transaction: reading the files holds no locks."""
+        leads = list(queryset.select_related("employer")[:2])
+        if len(leads) != 1:
+            self.message_user(request, "Select one lead: the download holds one person's data.", messages.WARNING)
+            return None
+        lead = leads[0]
+        if lead.is_erased:
+            self.message_user(request, "This lead's personal data is erased: there is nothing to download.",
+                              messages.WARNING)
+            return None
+        try:
+            export = lead_data_export(lead=lead)
+        except DataExportTooLarge as exc:
+            self.message_user(request, f"{exc} Send it to the person another way.", messages.ERROR)
+            return None
+        audit_read(action="exported", employer_id=lead.employer_id, lead_id=lead.pk, user=request.user,
+                   detail="data download (admin)", remote_addr=client_ip_or_none(request))
+        return data_export_response(export)
 
 
 @admin.register(m.Citizenship)

@@ -25,6 +25,7 @@ from leads.forms.profile import APPLICANT, ProfileFormBase, profile_fields, prof
 from leads.forms.uploads import clean_cv_upload
 from leads.forms.widgets import FastSelect, FastSelectMultiple
 from leads.profile import Kind
+from leads.services.consent import DEFAULT_INQUIRY_WORDING, DEFAULT_NEWS_WORDING, ConsentShown
 from leads.services.intake import check_profile
 
 _STARTED_SALT = "relocate.public-form.started"
@@ -64,7 +65,7 @@ class PublicInquiryForm(_PublicProfileForm):
 
     opening = forms.TypedChoiceField(coerce=int, empty_value=None, required=False, label="Opening of interest")
     privacy_accepted = forms.BooleanField(
-        required=True, label="I agree that my details are stored to handle my inquiry (privacy policy).",
+        required=True, label=DEFAULT_INQUIRY_WORDING,
         error_messages={"required": "Please accept the privacy terms so that we can store your inquiry."},
     )
     # Honeypot: hidden from people, filled by form-filling bots.
@@ -84,17 +85,21 @@ class PublicInquiryForm(_PublicProfileForm):
     }
 
     def __init__(self, *args, openings: tuple[tuple[int, str], ...] = (), privacy_policy_url: str = "",
-                 **kwargs) -> None:
+                 consent: ConsentShown | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.refused = False
         self.cv_is_kept = False
+        # Each consent's wording is shown exactly as the policy version words it (and stored so
+        # with the consent); the link to the policy comes after it, not inside it.
+        self.consent = consent or ConsentShown(None, DEFAULT_INQUIRY_WORDING, DEFAULT_NEWS_WORDING)
         if privacy_policy_url:
             self.fields["privacy_accepted"].label = format_html(
-                'I agree that my details are stored to handle my inquiry (<a href="{}" target="_blank" '
-                'rel="noopener">privacy policy</a>).', privacy_policy_url,
+                '{} (<a href="{}" target="_blank" rel="noopener">privacy policy</a>)',
+                self.consent.inquiry_wording, privacy_policy_url,
             )
         else:
-            self.fields["privacy_accepted"].label = "I agree that my details are stored to handle my inquiry."
+            self.fields["privacy_accepted"].label = self.consent.inquiry_wording
+        self.fields["marketing_opt_in"].label = self.consent.news_wording
         self.fields["opening"].choices = [("", "Any suitable role"), *openings]
         self.fields["started"].error_messages["required"] = "The form was incomplete. Please try again."
         for name, js_help in self.SEARCHABLE.items():
@@ -204,6 +209,7 @@ class PublicInquiryForm(_PublicProfileForm):
             "fields": {k: v for k, v in self.lead_fields().items() if k != "cv"},
             "citizenships": list(data.get("citizenships") or []), "skills": self.skill_names(),
             "subject": "Inquiry from the web form", "body": data.get("motivation", ""),
+            "consent": self.consent.as_json(),
         }
 
     def raw_fields(self, post) -> dict[str, Any]:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from leads.models import CLOSED_STAGES, MILESTONES, Lead, Stage
 from leads.selectors.leads import LeadPage, lead_page
 
-BOARD_COLUMN_CAP = 50
+BOARD_COLUMN_CAP = 25
+# A column counts up to this many leads and shows "1,000+" beyond: each count reads at most this
+# many rows, so a column of 400,000 leads costs what one of 1,000 does.
+BOARD_COUNT_CAP = 1_000
 # Closed stages in the order Stage declares them, after the milestones.
 BOARD_STAGES: tuple[str, ...] = (*MILESTONES, *(s for s in Stage.values if s in CLOSED_STAGES))
 
@@ -24,7 +27,7 @@ BOARD_STAGES: tuple[str, ...] = (*MILESTONES, *(s for s in Stage.values if s in 
 class BoardColumn:
     stage: str
     label: str
-    count: int
+    count: int  # at most BOARD_COUNT_CAP + 1: above the cap it means "more than the cap"
     leads: list[Lead]
     next_cursor: str | None  # where the column's next page starts; None when it is all shown
 
@@ -36,13 +39,16 @@ class BoardColumn:
     def more(self) -> bool:
         return self.next_cursor is not None
 
+    @property
+    def capped(self) -> bool:
+        return self.count > BOARD_COUNT_CAP
 
-def board_counts(qs: QuerySet[Lead]) -> dict[str, int]:
-    """How many of the filtered leads are at each stage, in one query."""
-    counts = dict.fromkeys(BOARD_STAGES, 0)
-    for row in qs.order_by().values("stage").annotate(n=Count("pk")):
-        counts[row["stage"]] = row["n"]
-    return counts
+
+def board_counts(qs: QuerySet[Lead], *, cap: int = BOARD_COUNT_CAP) -> dict[str, int]:
+    """How many of the filtered leads are at each stage, each count stopping at ``cap`` + 1 (an
+    index range of the employer and stage, never the whole column: measured at 650,000 leads, one
+    GROUP BY over them took ~450 ms)."""
+    return {stage: qs.filter(stage=stage).order_by()[: cap + 1].count() for stage in BOARD_STAGES}
 
 
 def board_column_page(qs: QuerySet[Lead], stage: str, *, cursor: str = "", size: int | None = None) -> LeadPage:

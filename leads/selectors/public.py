@@ -1,26 +1,40 @@
 """What the public form needs of an employer, from the cache: it must render when the
 database is slow or down.
 
-The snapshot (name, branding, open openings) is kept in the Django cache (Redis in
-production) and, as a last resort, in this process's memory. Saving or deleting an employer or
-an opening drops it (``public_page_forget``), so a change shows on the next request.
+The snapshot (name, branding, open openings, the privacy policy version in force and its
+consent wording) is kept in the Django cache (Redis in production) and, as a last resort, in
+this process's memory. Saving or deleting an employer, an opening or a policy version drops it
+(``public_page_forget``), so a change shows on the next request. A version published ahead of
+time takes effect without anybody saving anything: the snapshot knows when the next version
+takes effect (``valid_until``), is cached no longer than that, and is loaded afresh once that
+time has passed, wherever it was kept. The rendered page is kept by snapshot, so the new policy
+id makes a new page.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import DatabaseError
+from django.utils import timezone
 from django_countries.fields import Country
 
 from leads.models import Employer, Opening
+from leads.services.consent import (
+    DEFAULT_INQUIRY_WORDING,
+    DEFAULT_NEWS_WORDING,
+    ConsentShown,
+    policy_current,
+    policy_next_effective_at,
+)
 
 logger = logging.getLogger(__name__)
 
-_KEY = "public-page:v1:{slug}"
+_KEY = "public-page:v2:{slug}"
 # Saves and deletes drop the snapshot at once; the timeout only bounds a bulk change made
 # without them (a data migration, a raw UPDATE).
 _TIMEOUT_SECONDS = 3600
@@ -45,6 +59,20 @@ class PublicEmployer:
     has_logo: bool
     openings: tuple[tuple[int, str], ...]
     privacy_policy_url: str = ""
+    # The policy version in force (None: the employer has published none) and its wording.
+    policy_id: int | None = None
+    inquiry_wording: str = DEFAULT_INQUIRY_WORDING
+    news_wording: str = DEFAULT_NEWS_WORDING
+    # When the next version takes effect: this snapshot is stale from then on.
+    valid_until: dt.datetime | None = None
+
+    @property
+    def consent_shown(self) -> ConsentShown:
+        return ConsentShown(policy_id=self.policy_id, inquiry_wording=self.inquiry_wording,
+                            news_wording=self.news_wording)
+
+    def is_stale(self, now: dt.datetime) -> bool:
+        return self.valid_until is not None and now >= self.valid_until
 
     @property
     def destination_country(self) -> Country:
@@ -63,10 +91,15 @@ def _load(slug: str) -> PublicEmployer | None:
         Opening.objects.filter(employer=employer, status=Opening.Status.OPEN)
         .order_by("title", "id").values_list("pk", "title")
     )
+    now = timezone.now()
+    policy = policy_current(employer.pk, at=now)
+    wording = {"policy_id": policy.pk, "inquiry_wording": policy.inquiry_wording,
+               "news_wording": policy.news_wording} if policy else {}
     return PublicEmployer(
         pk=employer.pk, slug=employer.slug, name=employer.name, destination_code=employer.destination_country.code,
         brand_colour=employer.brand_colour, has_logo=bool(employer.logo), openings=openings,
-        privacy_policy_url=employer.privacy_policy_url,
+        privacy_policy_url=(policy.url if policy and policy.url else employer.privacy_policy_url),
+        valid_until=policy_next_effective_at(employer.pk, after=now), **wording,
     )
 
 
@@ -79,26 +112,34 @@ def public_employer(slug: str) -> PublicEmployer | None:
     Raises PublicPageUnavailable when it cannot be known at all.
     """
     key = _KEY.format(slug=slug)
+    now = timezone.now()
     try:
         cached = cache.get(key, _MISSING)
     except Exception:  # noqa: BLE001 - the cache server is down: the database answers
         cached = _MISSING
-    if cached is not _MISSING:
+    if cached is not _MISSING and not (cached is not None and cached.is_stale(now)):
         return cached
     try:
         snapshot = _load(slug)
     except DatabaseError as exc:
         with _lock:
             if slug in _last_known:
+                # Even with a version due: the old wording is better than no page at all.
                 return _last_known[slug]
         raise PublicPageUnavailable(slug) from exc
     try:
-        cache.set(key, snapshot, _TIMEOUT_SECONDS)
+        cache.set(key, snapshot, _timeout(snapshot, now))
     except Exception:
         logger.warning("public page cache unavailable", exc_info=True)
     with _lock:
         _last_known[slug] = snapshot
     return snapshot
+
+
+def _timeout(snapshot: PublicEmployer | None, now: dt.datetime) -> int:
+    if snapshot is None or snapshot.valid_until is None:
+        return _TIMEOUT_SECONDS
+    return max(1, min(_TIMEOUT_SECONDS, int((snapshot.valid_until - now).total_seconds()) + 1))
 
 
 def public_page_forget(*slugs: str) -> None:

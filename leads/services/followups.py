@@ -16,6 +16,7 @@ from django.utils import timezone
 from leads.models import (
     MILESTONE_RANK,
     ActivityKind,
+    ConsentPurpose,
     EmailTemplate,
     Inquiry,
     Lead,
@@ -25,6 +26,7 @@ from leads.models import (
     SequenceStep,
 )
 from leads.services.activity import activity_record
+from leads.services.consent import UNSUBSCRIBE_CHANNEL, consent_withdraw
 from leads.services.outbox import FOLLOWUP_KINDS, email_queue
 
 PAUSED_REASON = "follow-ups paused"
@@ -171,15 +173,20 @@ def followups_resume(*, lead: Lead, by) -> int:
 
 
 def lead_unsubscribe(*, lead: Lead, how: str = "unsubscribe link") -> bool:
-    """The person asked to stop: nothing more goes to them. False when already unsubscribed."""
+    """The person asked to stop: nothing more goes to them, and their news consent is withdrawn
+    (a Consent row, in the same transaction). False when already unsubscribed."""
     now = timezone.now()
     with transaction.atomic(durable=True):
-        if not Lead.objects.filter(pk=lead.pk, unsubscribed_at__isnull=True).update(
-            unsubscribed_at=now, marketing_opt_in=False
-        ):
+        if not Lead.objects.filter(pk=lead.pk, unsubscribed_at__isnull=True).update(unsubscribed_at=now):
+            # Agreed to news again since (a later inquiry)? This word withdraws that too.
+            if Lead.objects.filter(pk=lead.pk, marketing_opt_in=True).exists():
+                consent_withdraw(lead=lead, purpose=ConsentPurpose.NEWS, channel=UNSUBSCRIBE_CHANNEL,
+                                 wording=f"unsubscribed ({how})"[:500], at=now)
             return False
         lead.unsubscribed_at = now
-        lead.marketing_opt_in = False
+        # The row is the record; it sets marketing_opt_in False with it.
+        consent_withdraw(lead=lead, purpose=ConsentPurpose.NEWS, channel=UNSUBSCRIBE_CHANNEL,
+                         wording=f"unsubscribed ({how})"[:500], at=now)
         OutboundEmail.objects.filter(lead=lead, status=OutboundStatus.SCHEDULED).update(
             status=OutboundStatus.CANCELLED, status_reason="the lead unsubscribed"
         )

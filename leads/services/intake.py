@@ -45,6 +45,7 @@ from leads.models import (
 from leads.normalise import normalise_email
 from leads.profile import Repeat
 from leads.services.activity import activity_record
+from leads.services.consent import ConsentShown, consents_on_intake
 from leads.services.followups import followups_cancel, followups_on_inquiry, owner_notify_assigned
 from leads.timezones import zone_name_for_country
 
@@ -100,6 +101,7 @@ def inquiry_receive(
     counts_as_reply: bool = False,
     legal_basis: str = "",
     import_fingerprint: str = "",
+    consent_shown: ConsentShown | None = None,
 ) -> IntakeResult:
     """Record one inquiry: create the lead or join the existing one, in one transaction.
 
@@ -113,6 +115,11 @@ def inquiry_receive(
     legitimate interest; any other channel says which (a recruiter picks one). Without one the
     lead is stored and nothing is sent to it. With an ``import_fingerprint`` (a CSV row) an
     inquiry already holding it raises RowAlreadyImported, and nothing is written.
+
+    Consent rows are written in the same transaction (leads/services/consent.py): accepting the
+    privacy terms is an inquiry consent, ``marketing_opt_in`` a news consent, each with the
+    wording of ``consent_shown`` (what the channel showed); consent given in person is recorded
+    by the ``actor``. Not ticking news on a repeat inquiry withdraws nothing.
     """
     if channel not in Source.values:
         raise ValidationError({"channel": f"Unknown channel {channel!r}."})
@@ -125,6 +132,8 @@ def inquiry_receive(
     received_at = received_at or timezone.now()
     _refuse_unstorable({"name": name, "subject": subject, "body": body, "email": email, **(fields or {})})
     profile = clean_profile(employer, fields or {})
+    # Not a profile value a repeat inquiry replaces: a consent, withdrawn only explicitly.
+    news = bool(profile.pop("marketing_opt_in", False))
     email = clean_email(email)
     name = " ".join((name or "").split())[:_NAME_MAX]
     countries = clean_countries(citizenships)
@@ -140,7 +149,8 @@ def inquiry_receive(
         privacy_accepted=privacy_accepted, subject=(subject or "")[:300], body=body or "",
         raw_fields=_jsonable(raw_fields or {}), received_at=received_at, owner=owner, actor=actor,
         remote_addr=remote_addr or None, submission_id=submission_id, known=known, counts_as_reply=counts_as_reply,
-        legal_basis=legal_basis, import_fingerprint=(import_fingerprint or "")[:64],
+        legal_basis=legal_basis, import_fingerprint=(import_fingerprint or "")[:64], news=news,
+        consent_shown=consent_shown,
     )
     for attempt in range(1, _TRANSIENT_ATTEMPTS + 1):
         try:
@@ -189,6 +199,8 @@ class _Intake:
     counts_as_reply: bool = False
     legal_basis: str = ""
     import_fingerprint: str = ""
+    news: bool = False
+    consent_shown: ConsentShown | None = None
 
 
 def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
@@ -204,6 +216,9 @@ def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
     consent = {"privacy_accepted_at": received_at} if intake.privacy_accepted else {}
     if intake.legal_basis:
         consent["legal_basis"] = intake.legal_basis
+    if intake.news:
+        # A new lead is created opted in; its news row (below) then agrees with it.
+        consent["marketing_opt_in"] = True
     lead, created = _lock_or_create_lead(
         employer, intake.email, intake.name, intake.channel, received_at, {**intake.profile, **consent},
         owner=intake.owner, known=intake.known,
@@ -231,6 +246,11 @@ def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
         _update_lead(lead, intake, inquiry)
     if intake.submission_id is not None:
         Submission.objects.filter(pk=intake.submission_id).update(inquiry=inquiry)
+    consents_on_intake(
+        lead=lead, channel=intake.channel, at=received_at, privacy_accepted=intake.privacy_accepted,
+        news=intake.news, legal_basis=intake.legal_basis, shown=intake.consent_shown,
+        remote_addr=intake.remote_addr, actor=intake.actor,
+    )
     if created and lead.owner_id:
         activity_record(
             lead=lead, kind=ActivityKind.SYSTEM, actor=None, at=received_at,

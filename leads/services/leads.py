@@ -10,8 +10,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from leads import profile
-from leads.models import ActivityKind, Citizenship, Lead, Membership, Opening, ProfileChange, Skill, display_name
+from leads.models import (
+    ActivityKind,
+    AuditAction,
+    Citizenship,
+    Lead,
+    Membership,
+    Opening,
+    ProfileChange,
+    Skill,
+    display_name,
+)
 from leads.services.activity import activity_record
+from leads.services.audit import audit_record
 from leads.services.followups import owner_notify_assigned
 from leads.services.intake import clean_countries, clean_email
 from leads.timezones import zone_name_for_country
@@ -41,9 +52,9 @@ def lead_assign(*, lead: Lead, owner, by) -> bool:
     return True
 
 
-def lead_update(*, lead: Lead, fields: Mapping[str, Any], by) -> list[str]:
+def lead_update(*, lead: Lead, fields: Mapping[str, Any], by, remote_addr: str | None = None) -> list[str]:
     """Correct the lead's profile with the one normaliser of leads/profile.py; returns the fields
-    that changed. An emptied field is cleared."""
+    that changed. An emptied field is cleared. The audit row names the fields, never values."""
     unknown = set(fields) - EDITABLE_FIELDS - _IDENTITY_AND_LISTS
     if unknown:
         raise TypeError(f"lead_update() got fields it may not change: {', '.join(sorted(unknown))}")
@@ -87,7 +98,10 @@ def lead_update(*, lead: Lead, fields: Mapping[str, Any], by) -> list[str]:
                               for key in changed), *lists])
         activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=by, summary=f"Profile edited: {labels}",
                         details="\n".join(details), touch=False)
-    return [*changed, *(name.lower() for name in lists)]
+        names = [*changed, *(name.lower() for name in lists)]
+        audit_record(action=AuditAction.CHANGED, employer_id=lead.employer_id, lead_id=lead.pk, user=by,
+                     detail=f"profile: {', '.join(names)}", remote_addr=remote_addr)
+    return names
 
 
 def _checked_email(lead: Lead, value: str) -> str:
@@ -169,3 +183,6 @@ def profile_change_decide(*, change: ProfileChange, action: str, by) -> None:
         }[action]
         activity_record(lead=lead, kind=ActivityKind.SYSTEM, actor=by, summary=f"{summary} by {display_name(by)}",
                         touch=False)
+        if action != "decline":
+            audit_record(action=AuditAction.CHANGED, employer_id=lead.employer_id, lead_id=lead.pk, user=by,
+                         detail=f"profile: {change.field} ({action} of a repeat inquiry's value)")

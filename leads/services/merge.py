@@ -19,6 +19,7 @@ from leads.models import (
     MILESTONE_RANK,
     Activity,
     ActivityKind,
+    AuditAction,
     Citizenship,
     Inquiry,
     Lead,
@@ -32,6 +33,7 @@ from leads.models import (
     display_name,
 )
 from leads.services.activity import activity_record
+from leads.services.audit import audit_record
 from leads.services.outbox import FOLLOWUP_KINDS
 
 # What the kept lead takes from the other when its own is empty: the declared profile fields a
@@ -63,6 +65,8 @@ def lead_merge(*, lead: Lead, other: Lead, by) -> Lead:
         gone.delete()
         activity_record(lead=kept, kind=ActivityKind.SYSTEM, actor=by,
                         summary=f"Merged {gone.name} <{gone.email}> into this lead", details=summary, touch=False)
+        audit_record(action=AuditAction.MERGED, employer_id=kept.employer_id, lead_id=kept.pk, user=by,
+                     detail=f"merged lead {other.pk}")  # gone.pk is None once deleted
     lead.refresh_from_db()
     return lead
 

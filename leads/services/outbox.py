@@ -43,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 # Emails to the lead that only go out inside the send window and stop with the sequence.
 FOLLOWUP_KINDS = frozenset({OutboundKind.FOLLOWUP, OutboundKind.STALE_CHECK})
+# News about other openings: sent only while the lead's news consent holds. There is no such
+# kind yet; a new one goes here, and whatever queues it checks
+# ``consent.consent_holds(lead, ConsentPurpose.NEWS)`` first.
+NEWS_KINDS: frozenset[str] = frozenset()
 _KICK_WITHIN = dt.timedelta(minutes=1)
 _MAX_BACKOFF = dt.timedelta(hours=6)
 
@@ -290,6 +294,10 @@ def lead_send_stop(lead: Lead, *, kind: str) -> str:
         return "the lead's address bounced before"
     if not lead.legal_basis and kind != OutboundKind.DATA_LINK:
         return "no legal basis is recorded for this lead"
+    if kind in NEWS_KINDS and not lead.marketing_opt_in:
+        # The flag is the news consent's cached state, written with every Consent row
+        # (leads/services/consent.py): no query per email, and a withdrawal stops the next one.
+        return "the lead has not agreed to news about openings"
     return ""
 
 

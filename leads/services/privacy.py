@@ -7,14 +7,19 @@ funnel and the surge still count the inquiry as an anonymous one.
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from leads import profile
 from leads.models import (
     Activity,
     ActivityKind,
+    AuditAction,
+    Consent,
     Inquiry,
     Lead,
     Note,
@@ -22,7 +27,11 @@ from leads.models import (
     OutboundKind,
     OutboundStatus,
     PossibleDuplicate,
+    ProfileChange,
+    StageEvent,
+    Submission,
 )
+from leads.services.audit import audit_record
 from leads.services.next_steps import tasks_erase
 from leads.tokens import Purpose, token_make, token_read
 
@@ -68,18 +77,31 @@ def erased_email(lead_id: int) -> str:
     return f"erased-{lead_id}@erased.invalid"
 
 
-def lead_erase(*, lead: Lead, by=None, how: str) -> bool:
-    """Erase the person's data; False when it was erased already. Nothing is sent afterwards."""
+def lead_erase(*, lead: Lead, by=None, how: str, only_if: Q | None = None) -> bool:
+    """Erase the person's data; False when it was erased already (or no longer matches
+    ``only_if``, checked under the row lock). Nothing is sent afterwards.
+
+    Kept, because they identify nobody: the stage history (without its free-text reasons), the
+    countries, the consent records (what was agreed, when, through which channel: the proof,
+    without the address it came from) and the audit log, which gains an "erased" row here.
+    """
     with transaction.atomic(durable=True):
-        locked = Lead.objects.select_for_update().get(pk=lead.pk)
-        if locked.erased_at is not None:
+        locked = Lead.objects.select_for_update().filter(only_if or Q()).filter(pk=lead.pk).first()
+        if locked is None or locked.erased_at is not None:
             return False
         now = timezone.now()
-        cv = locked.cv.name
+        files = {locked.cv.name} if locked.cv else set()
+        files |= set(Submission.objects.filter(inquiry__lead=locked).exclude(cv="").values_list("cv", flat=True))
         _erase_lead_row(locked, now)
         Inquiry.objects.filter(lead=locked).update(subject="", body="", raw_fields={}, remote_addr=None)
+        # The form's copy of each inquiry, kept after processing.
+        Submission.objects.filter(inquiry__lead=locked).update(data={}, raw_fields={}, remote_addr=None, cv="",
+                                                               last_error="")
         Note.objects.filter(lead=locked).delete()
         Activity.objects.filter(lead=locked).update(summary="(erased)", details="")
+        ProfileChange.objects.filter(lead=locked).update(old_value=None, new_value=None)
+        StageEvent.objects.filter(lead=locked).exclude(reason="").update(reason="")
+        Consent.objects.filter(lead=locked).update(remote_addr=None)
         tasks_erase(lead=locked, at=now)
         OutboundEmail.objects.filter(lead=locked, status__in=[OutboundStatus.SCHEDULED, OutboundStatus.SENDING]).update(
             status=OutboundStatus.CANCELLED, status_reason="the lead's data was erased"
@@ -92,11 +114,18 @@ def lead_erase(*, lead: Lead, by=None, how: str) -> bool:
         locked.skills.clear()
         Activity.objects.create(lead=locked, kind=ActivityKind.SYSTEM, actor=by, at=now,
                                 summary=f"Personal data erased ({how})")
-        if cv:
-            # The file goes only once the erasure is committed.
-            transaction.on_commit(lambda: locked.cv.storage.delete(cv))
+        audit_record(action=AuditAction.ERASED, employer_id=locked.employer_id, lead_id=locked.pk, user=by,
+                     detail=how)
+        if files:
+            # The files go only once the erasure is committed.
+            transaction.on_commit(partial(_files_delete, locked.cv.storage, sorted(files)))
     lead.refresh_from_db()
     return True
+
+
+def _files_delete(storage, names: list[str]) -> None:
+    for name in names:
+        storage.delete(name)
 
 
 def _erase_lead_row(lead: Lead, now) -> None:

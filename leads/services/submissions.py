@@ -30,6 +30,7 @@ from django.utils.dateparse import parse_datetime
 
 from leads.models import Lead, Opening, Source, Submission
 from leads.services import spool
+from leads.services.consent import ConsentShown
 from leads.services.intake import SubmissionAlreadyProcessed, inquiry_receive, is_transient, safe_text
 
 logger = logging.getLogger(__name__)
@@ -237,6 +238,8 @@ def _intake_arguments(submission: Submission) -> dict[str, Any]:
         "skills": data.get("skills") or [], "privacy_accepted": submission.privacy_accepted,
         "subject": data.get("subject", ""), "body": data.get("body", ""), "raw_fields": submission.raw_fields,
         "received_at": submission.received_at, "remote_addr": submission.remote_addr,
+        # The policy version and wording the person was shown when they sent it, not today's.
+        "consent_shown": ConsentShown.from_json(data.get("consent")),
     }
 
 

@@ -26,6 +26,7 @@ from leads.models import ApiKey, Opening, Source
 from leads.profile import Kind
 from leads.ratelimit import client_ip, client_ip_or_none, rate_limit_hit
 from leads.services.api_keys import api_key_authenticate
+from leads.services.consent import shown_for_channel
 from leads.services.intake import inquiry_receive
 
 logger = logging.getLogger(__name__)
@@ -120,10 +121,17 @@ def inquiries(request: HttpRequest, key: ApiKey) -> JsonResponse:
         return _errors(400, errors)
     kwargs["subject"] = kwargs["subject"] or f"Inquiry via the API ({key.name})"
     raw = {k: v for k, v in data.items() if k != "message"}
+    # The caller showed the person its own words; what we can vouch for is who said so.
+    consent = None
+    if kwargs["privacy_accepted"] or kwargs["fields"].get("marketing_opt_in"):
+        consent = shown_for_channel(
+            key.employer_id, at=kwargs["received_at"], inquiry_wording=f"accepted through the API by {key.name}",
+            news_wording=f"news about openings accepted through the API by {key.name}",
+        )
     try:
         result = inquiry_receive(employer=key.employer, channel=Source.API,
                                  raw_fields={**raw, "api_key": key.prefix},
-                                 remote_addr=client_ip_or_none(request), **kwargs)
+                                 remote_addr=client_ip_or_none(request), consent_shown=consent, **kwargs)
     except ValidationError as exc:
         return _errors(400, _message_dict(exc))
     except OperationalError:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from leads.forms import LeadFilterForm, member_choices
 from leads.models import ClosedReason, Lead, Stage
-from leads.selectors.board import BOARD_STAGES, board_column_page, board_columns
+from leads.selectors.board import BOARD_COUNT_CAP, BOARD_STAGES, board_column_page, board_columns
 from leads.selectors.leads import leads_filtered
 from leads.services.pipeline import StageMoveError, lead_move_stage
 from leads.templatetags.relocate_ui import stage_options
@@ -52,7 +52,8 @@ def _card_context(filter_query: str) -> dict:
 @recruiter_view
 def board(request: HttpRequest) -> HttpResponse:
     form, qs = _filtered(request)
-    context = {"form": form, "columns": board_columns(qs), **_card_context(request.GET.urlencode())}
+    context = {"form": form, "columns": board_columns(qs), "cap_count": BOARD_COUNT_CAP,
+               **_card_context(request.GET.urlencode())}
     return render(request, "leads/board.html", context)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import itertools
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode
 
@@ -18,9 +18,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from leads import profile
 from leads.forms import BulkActionForm, LeadFilterForm, member_choices
-from leads.models import Lead, display_name
+from leads.models import AuditAction, Lead, display_name
+from leads.ratelimit import client_ip_or_none
 from leads.reports.csv import neutralise
 from leads.selectors.leads import leads_filtered
+from leads.services.audit import audit_read
 from leads.services.bulk import leads_bulk_assign, leads_bulk_move, leads_bulk_pause
 from leads.views.common import recruiter_view, safe_next
 
@@ -50,7 +52,8 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     # The selection, limited to the user's employers: another employer's id selects nothing.
     leads = Lead.objects.filter(employer_id__in=request.employer_ids, erased_at__isnull=True, pk__in=data["ids"])
     if data["action"] == "export":
-        return _csv_response(leads.order_by("-created_at", "-pk"), "leads-selection")
+        return _csv_response(leads.order_by("-created_at", "-pk"), "leads-selection", request=request,
+                             what="selected leads")
     try:
         result = _run(request, data, leads)
     except ValidationError as exc:
@@ -92,7 +95,18 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     form = LeadFilterForm(request.GET or None, employer_ids=request.employer_ids,
                           owners=member_choices(request.employer_ids))
     leads = leads_filtered(request.employer_ids, form.filters()).order_by("-created_at", "-pk")
-    return _csv_response(leads[:EXPORT_MAX_ROWS], "leads")
+    return _csv_response(leads[:EXPORT_MAX_ROWS], "leads", request=request, what=_filter_described(request, form))
+
+
+def _filter_described(request: HttpRequest, form: LeadFilterForm) -> str:
+    """The filter for the audit row: the form's own parameters only, and not the search text
+    (it may be a person's name or email, which an erasure must not leave behind here)."""
+    used = [(name, request.GET.get(name, "")[:60]) for name in form.fields
+            if name not in ("sort", "size") and request.GET.get(name)]
+    if not used:
+        return "the lead list, no filter"
+    return "the lead list filtered by " + "&".join(
+        f"{name}=(search text)" if name == "q" else f"{name}={value}" for name, value in used)
 
 
 class _Echo:
@@ -125,12 +139,58 @@ def _rows(leads: Iterable[Lead], zone) -> Iterator[list[str]]:
         ]
 
 
-def _csv_response(leads, name: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
+def _csv_response(leads, name: str, *, request: HttpRequest, what: str) -> StreamingHttpResponse:
     rows = leads.select_related("opening", "owner").iterator(chunk_size=2000)
-    zone = timezone.get_current_timezone()
-    lines = itertools.chain(["\ufeff"], (writer.writerow(row) for row in _rows(rows, zone)))  # BOM: Excel reads UTF-8
+    lines = _audited_lines(rows, timezone.get_current_timezone(), request=request, what=what,
+                           list_ids=name == "leads-selection")
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     return response
+
+
+def _audited_lines(leads: Iterator[Lead], zone, *, request: HttpRequest, what: str,
+                   list_ids: bool) -> Iterator[str]:
+    """The file's lines; once the last is sent (or the download stops), one audit row per
+    employer whose leads went out, with how many. Written at the end, not when the response is
+    built, because only the stream knows how many rows it sent: a download cut short is
+    logged with the rows that did go out."""
+    writer = csv.writer(_Echo())
+    per_employer: Counter[int] = Counter()
+    ids: list[int] = []
+    finished = False
+
+    def counted() -> Iterator[Lead]:
+        for lead in leads:
+            per_employer[lead.employer_id] += 1
+            if list_ids:
+                ids.append(lead.pk)
+            yield lead
+
+    try:
+        yield "\ufeff"  # a byte-order mark: Excel then reads UTF-8
+        yield from (writer.writerow(row) for row in _rows(counted(), zone))
+        finished = True
+    finally:
+        _audit_export(request, what, per_employer, ids, finished)
+
+
+def _audit_export(request: HttpRequest, what: str, per_employer: Counter[int], ids: list[int],
+                  finished: bool) -> None:
+    # Nothing matched: still one row (the export was asked for) under the user's first employer.
+    employers = per_employer or Counter({request.employer_ids[0] if request.employer_ids else None: 0})
+    listed = _id_list(ids) if ids else ""
+    for employer_id, count in employers.items():
+        detail = f"CSV export of {what}: {count} row(s){'' if finished else ' (stopped early)'}{listed}"
+        audit_read(action=AuditAction.EXPORTED, employer_id=employer_id, user=request.user, detail=detail,
+                   remote_addr=client_ip_or_none(request))
+
+
+def _id_list(ids: list[int], room: int = 300) -> str:
+    """The exported leads' ids as far as the row's detail has room, then how many more."""
+    shown: list[str] = []
+    for i, pk in enumerate(ids):
+        if sum(len(s) + 1 for s in shown) + len(str(pk)) > room:
+            return f"; ids {','.join(shown)} and {len(ids) - i} more"
+        shown.append(str(pk))
+    return f"; ids {','.join(shown)}"

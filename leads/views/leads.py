@@ -29,7 +29,8 @@ from leads.forms import (
     NoteForm,
     member_choices,
 )
-from leads.models import MergedLead, ProfileChange, Source
+from leads.models import AuditAction, MergedLead, ProfileChange, Source
+from leads.ratelimit import client_ip_or_none
 from leads.selectors.leads import (
     lead_duplicates,
     lead_inquiries,
@@ -38,6 +39,7 @@ from leads.selectors.leads import (
     lead_timeline,
     leads_filtered,
 )
+from leads.services.audit import audit_read
 from leads.services.followups import followups_pause, followups_resume
 from leads.services.intake import inquiry_receive
 from leads.services.leads import lead_assign, lead_update, profile_change_decide
@@ -121,7 +123,15 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "activity_form": ActivityForm(),
         "lead_now": lead.local_now(),
     }
-    return render(request, "leads/lead_detail.html", context)
+    response = render(request, "leads/lead_detail.html", context)
+    _audit_viewed(request, lead, "lead page")
+    return response
+
+
+def _audit_viewed(request: HttpRequest, lead, what: str) -> None:
+    """Once the page is built: a page that failed to render showed nothing."""
+    audit_read(action=AuditAction.VIEWED, employer_id=lead.employer_id, lead_id=lead.pk, user=request.user,
+               detail=what, remote_addr=client_ip_or_none(request))
 
 
 @require_http_methods(["GET", "POST"])
@@ -227,7 +237,8 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             try:
                 fields = {**form.identity_and_lists(), **form.lead_fields()}
-                changed = lead_update(lead=lead, fields=fields, by=request.user)
+                changed = lead_update(lead=lead, fields=fields, by=request.user,
+                                      remote_addr=client_ip_or_none(request))
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
@@ -270,7 +281,9 @@ def lead_cv(request: HttpRequest, pk: int) -> FileResponse:
     extension = os.path.splitext(lead.cv.name)[1].lower()
     content_type = mimetypes.guess_type(f"cv{extension}")[0] or "application/octet-stream"
     filename = f"CV {lead.name}{extension}".replace("/", " ")
-    return FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
+    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
+    _audit_viewed(request, lead, "CV download")
+    return response
 
 
 # --- Adding a lead by hand ------------------------------------------------------------------------

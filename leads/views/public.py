@@ -71,10 +71,10 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
     if refusal:
         message, status = refusal
         form = PublicInquiryForm(initial={"started": started_token()}, openings=employer.openings,
-                                 privacy_policy_url=employer.privacy_policy_url)
+                                 privacy_policy_url=employer.privacy_policy_url, consent=employer.consent_shown)
         return _page(request, employer, form, status=status, refusal=message)
     form = PublicInquiryForm(request.POST, request.FILES, openings=employer.openings,
-                             privacy_policy_url=employer.privacy_policy_url)
+                             privacy_policy_url=employer.privacy_policy_url, consent=employer.consent_shown)
     if form.is_valid() and not started_token_claim(form.cleaned_data["started"]):
         form.refused = True
         form.add_error(None, "This form was sent already. To send another inquiry, fill in the form again.")
@@ -115,10 +115,10 @@ def _cached_page(request: HttpRequest, employer: PublicEmployer) -> HttpResponse
 @functools.lru_cache(maxsize=256)
 def form_page_html(employer: PublicEmployer, language: str) -> str:
     """The form page with stand-ins for the per-request values, rendered once per snapshot of
-    the employer (its openings included) and language."""
+    the employer (its openings and privacy policy version included) and language."""
     form = PublicInquiryForm(
         initial={"started": _SLOTS["started"], **{k: _SLOTS[k] for k in _UTM}}, openings=employer.openings,
-        privacy_policy_url=employer.privacy_policy_url,
+        privacy_policy_url=employer.privacy_policy_url, consent=employer.consent_shown,
     )
     context = {"employer": employer, "form": form, "refusal": "", "csrf_token": _SLOTS["csrf"]}
     return render_to_string("public/apply.html", context)

@@ -16,14 +16,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from leads.models import Opening, Source
+from leads.models import AuditAction, Opening, Source
+from leads.ratelimit import client_ip_or_none
 from leads.reports.cohorts import cohort_report
 from leads.reports.csv import csv_response
-from leads.reports.filters import BREAKDOWNS, PERIODS, ReportFilterForm, Scope, report_scope
+from leads.reports.filters import BREAKDOWNS, PERIODS, ReportFilterForm, ReportFilters, Scope, report_scope
 from leads.reports.followups import followup_report
 from leads.reports.funnel import funnel_report
 from leads.reports.response import response_report
 from leads.reports.surge import surge_report
+from leads.services.audit import audit_read
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,17 @@ def _context(request: HttpRequest, scope: Scope, current: str, form: ReportFilte
     }
 
 
+def _audit_export(request: HttpRequest, filters: ReportFilters, what: str) -> None:
+    """One row in the log of each employer reported on (a superuser's "every employer": one row
+    of no employer), with the period and filters: aggregates, but of that employer's leads."""
+    chosen = "&".join(f"{key}={value[:40]}" for key, value in filters.params if key != "export" and value)
+    detail = f"{what}; {filters.start_date:%Y-%m-%d} to {filters.end_date:%Y-%m-%d}; {chosen}"[:500]
+    employer_ids = [None] if filters.all_employers else [e.id for e in filters.employers]
+    for employer_id in employer_ids:
+        audit_read(action=AuditAction.REPORT_EXPORTED, employer_id=employer_id, user=request.user, detail=detail,
+                   remote_addr=client_ip_or_none(request))
+
+
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     scope = report_scope(request.user)
@@ -77,11 +90,14 @@ def report(request: HttpRequest, name: str) -> HttpResponse:
     context = _context(request, scope, name, form)
     if not form.is_valid():
         return render(request, f"admin/reports/{name}.html", context, status=400)
-    result = spec.build(form.filters())
+    filters = form.filters()
+    result = spec.build(filters)
     export = request.GET.get("export")
     if export:
         table = result.tables.get(export)
         if table is None:
             raise Http404("No such table in this report.")
-        return csv_response(table, name=name)
+        response = csv_response(table, name=name)
+        _audit_export(request, filters, f"{spec.title} report, table {export[:40]}")
+        return response
     return render(request, f"admin/reports/{name}.html", {**context, "report": result})

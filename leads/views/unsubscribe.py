@@ -1,5 +1,5 @@
-"""The unsubscribe link in every email: works without login, confirms, and supports RFC 8058
-one-click POSTs from mail clients."""
+"""The links in every email: unsubscribe (without login, confirmed, and RFC 8058 one-click POSTs
+from mail clients), still-interested, and the person's own data (see, download, erase)."""
 
 from functools import wraps
 
@@ -7,14 +7,17 @@ from django import forms
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from leads import profile
 from leads.emails import lead_id_from_token
 from leads.fields import CheckedForm
 from leads.models import Lead
 from leads.ratelimit import client_ip, rate_limit_hit
+from leads.services.audit import audit_read
+from leads.services.data_export import DataExportTooLarge, data_export_response, lead_data_export, notes_exported
 from leads.services.followups import lead_confirm_interest, lead_unsubscribe
 from leads.services.privacy import lead_erase, my_data_links_send
 from leads.tokens import Purpose, token_read
@@ -73,26 +76,35 @@ def still_interested(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "public/still_interested_confirm.html", {"employer": lead.employer, "lead": lead})
 
 
-@require_http_methods(["GET", "POST"])
-@token_page
-def my_data(request: HttpRequest, token: str) -> HttpResponse:
-    """The link in every email to a lead: see what the employer holds, and erase it. An expired
-    link offers a fresh one, sent to the lead's own address."""
+def _my_data_lead(request: HttpRequest, token: str) -> tuple[Lead | None, HttpResponse | None]:
+    """The lead of a live my-data link, or the page that says why not: not valid (404), expired
+    (410, with a fresh link on request, sent to the lead's own address) or erased already."""
     reading = token_read(Purpose.MY_DATA, token)
     lead = Lead.objects.select_related("employer", "opening").filter(pk=reading.lead_id).first()
     if lead is None:
         # Altered, cut short by a mail client, or never ours: the page to ask for a fresh link.
-        return render(request, "public/my_data_request.html", {
+        return None, render(request, "public/my_data_request.html", {
             "form": MyDataRequestForm(), "days": settings.RELOCATE_MY_DATA_LINK_DAYS, "invalid": True}, status=404)
-    context = {"employer": lead.employer, "lead": lead}
+    context = {"employer": lead.employer, "lead": lead, "token": token}
     if reading.expired:
         if request.method == "POST" and request.POST.get("action") == "resend":
             my_data_links_send(email=lead.email)
-            return render(request, "public/my_data_request_sent.html", {"employer": lead.employer})
-        return render(request, "public/my_data_expired.html", {**context, "days": settings.RELOCATE_MY_DATA_LINK_DAYS},
-                      status=410)
+            return None, render(request, "public/my_data_request_sent.html", {"employer": lead.employer})
+        return None, render(request, "public/my_data_expired.html",
+                            {**context, "days": settings.RELOCATE_MY_DATA_LINK_DAYS}, status=410)
     if lead.erased_at is not None:
-        return render(request, "public/my_data_erased.html", context)
+        return None, render(request, "public/my_data_erased.html", context)
+    return lead, None
+
+
+@require_http_methods(["GET", "POST"])
+@token_page
+def my_data(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in every email to a lead: see what the employer holds, download it, and erase it."""
+    lead, refusal = _my_data_lead(request, token)
+    if lead is None:
+        return refusal
+    context = {"employer": lead.employer, "lead": lead, "token": token}
     if request.method == "POST":
         if request.POST.get("confirm") != "erase":
             context.update(error="Tick the box to confirm that everything should be erased.", **_held(lead))
@@ -100,6 +112,29 @@ def my_data(request: HttpRequest, token: str) -> HttpResponse:
         lead_erase(lead=lead, how="by the person, from the link in an email")
         return render(request, "public/my_data_erased.html", context)
     return render(request, "public/my_data.html", {**context, **_held(lead)})
+
+
+@never_cache
+@require_POST
+@token_page
+def my_data_download(request: HttpRequest, token: str) -> HttpResponse:
+    """The person's data as a ZIP (``data.json`` and their files), from the button on the
+    my-data page; the link's age and the erasure are checked as on that page. A POST: the
+    export is built on demand and audited, so nothing fetches it by following a link."""
+    lead, refusal = _my_data_lead(request, token)
+    if lead is None:
+        return refusal
+    try:
+        export = lead_data_export(lead=lead)
+    except DataExportTooLarge:
+        context = {"employer": lead.employer, "lead": lead, "token": token, **_held(lead),
+                   "download_error": f"Your data is too large to download here. Write to {lead.employer.name} "
+                                     "and they will send it to you another way."}
+        return render(request, "public/my_data.html", context, status=413)
+    # Not the person's address: the audit log outlives an erasure.
+    audit_read(action="exported", employer_id=lead.employer_id, lead_id=lead.pk, user=request.user or None,
+               detail="data download (person)")
+    return data_export_response(export)
 
 
 class MyDataRequestForm(CheckedForm):
@@ -123,5 +158,6 @@ def _held(lead: Lead) -> dict:
     return {
         "profile": profile.held_about(lead),
         "inquiries": lead.inquiries.only("received_at", "channel", "subject").order_by("received_at")[:50],
-        "emails_sent": lead.outbound_emails.filter(status="sent").count(),
+        "emails_sent": lead.outbound_emails.filter(status="sent", to_user__isnull=True).count(),
+        "notes_exported": notes_exported(lead),
     }

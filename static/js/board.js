@@ -73,6 +73,7 @@
   }
   function addToCount(col, delta) {
     var count = col.querySelector(".board-count");
+    if (count.dataset.capped) return; // "1,000+" stays what it says
     var value = parseInt(count.dataset.count, 10) + delta;
     count.dataset.count = String(value);
     count.textContent = value.toLocaleString("en");
