@@ -26,7 +26,6 @@ from leads.services.retention import months_before, retention_apply, retention_p
 from leads.tasks import apply_retention
 from tests.factories import LeadFactory, OutboundEmailFactory, StageEventFactory
 
-
 T0 = dt.datetime(2024, 3, 5, 1, 0, tzinfo=dt.UTC)
 DUE = dt.datetime(2026, 3, 5, 1, 0, tzinfo=dt.UTC)  # 24 months after T0, the default period
 DAILY = dt.timedelta(hours=2)  # the daily run comes a little after the moment a lead falls due
