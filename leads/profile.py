@@ -157,8 +157,10 @@ FIELDS: tuple[Field, ...] = (
     Field("cv", Kind.FILE, "CV", question="CV (PDF, DOC or DOCX, up to 5 MB)", section="role", editable=False,
           erased=True, exported=False, personal=True, in_import=False, in_api=False,
           purpose="Assessing the person for an opening"),
+    # The cached state of the person's news consent (leads/services/consent.py keeps it with the
+    # Consent rows): not a recruiter's to tick.
     Field("marketing_opt_in", Kind.FLAG, "Marketing opt-in", question="Send me news about openings.",
-          section="consent", merge_fills=False, personal=True, in_import=False,
+          section="consent", editable=False, merge_fills=False, personal=True, in_import=False,
           purpose="Recording consent to news about other openings"),
     *(Field(f"utm_{part}", Kind.HIDDEN, f"Campaign {part}", editable=False, repeat=Repeat.KEEP,
             erased=part in ("term", "content"), exported=False)

@@ -366,3 +366,18 @@ def test_an_unsubscribed_lead_is_not_offered_a_pause(client, cast):
     client.force_login(cast.teammate)
     page = client.get(reverse("leads:lead_detail", args=[lead.pk])).content.decode()
     assert "Pause follow-ups" not in page
+
+
+def test_a_merge_moves_the_consents_and_the_news_flag_follows_the_latest(cast):
+    from leads.models import Consent
+    from leads.services.merge import lead_merge
+    from tests.factories import PossibleDuplicateFactory
+
+    kept = LeadFactory(employer=cast.employer, marketing_opt_in=False)
+    gone = LeadFactory(employer=cast.employer, marketing_opt_in=True)
+    Consent.objects.create(employer=cast.employer, lead=gone, purpose="news", granted=True, wording="Send me news",
+                           channel="web_form")
+    PossibleDuplicateFactory(employer=cast.employer, lead=gone, other=kept)
+    lead_merge(lead=kept, other=gone, by=cast.teammate)
+    kept.refresh_from_db()
+    assert kept.consents.get().wording == "Send me news" and kept.marketing_opt_in

@@ -63,7 +63,7 @@ def test_every_surface_takes_each_field_from_the_declaration(spec):
     public = spec.from_inquiry and (spec.section in ("about", "role", "move", "consent") or spec.kind == "hidden")
     assert (spec.name in PublicInquiryForm.base_fields) == public
     assert (spec.name in LeadEditForm.base_fields) == ((spec.editable and spec.section != "") or spec.name in (
-        "marketing_opt_in", "legal_basis"))
+        "legal_basis",))
     if spec.max_length and isinstance(getattr(LeadProfileForm.base_fields.get(spec.name), "max_length", None), int):
         # The form's limit is the declaration's (the model's, or the wider input a phone needs).
         assert LeadProfileForm.base_fields[spec.name].max_length == spec.max_length

@@ -151,7 +151,7 @@ def _legal_basis_field(choices: Iterable[tuple[str, str]], *, required: bool) ->
 
 _RecruiterProfileForm = profile_form_class(
     "RecruiterProfileForm", ProfileFormBase,
-    profile_fields(RECRUITER, lambda spec: _answered(spec) or spec.name == "marketing_opt_in"),
+    profile_fields(RECRUITER, _answered),
     "The profile as recruiters read it.",
 )
 
@@ -207,7 +207,6 @@ class ManualLeadForm(_RecruiterProfileForm):
 
     def __init__(self, *args, employers, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        del self.fields["marketing_opt_in"]
         self.fields["legal_basis"].error_messages["required"] = (
             "Choose the legal basis: consent given in person, or legitimate interest (they asked us)."
         )

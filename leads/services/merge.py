@@ -21,6 +21,8 @@ from leads.models import (
     ActivityKind,
     AuditAction,
     Citizenship,
+    Consent,
+    ConsentPurpose,
     Inquiry,
     Lead,
     MergedLead,
@@ -121,7 +123,9 @@ def _move_children(kept: Lead, gone: Lead) -> None:
     OutboundEmail.objects.filter(lead=gone, kind__in=FOLLOWUP_KINDS, status=OutboundStatus.SCHEDULED).update(
         status=OutboundStatus.CANCELLED, status_reason=f"merged into lead {kept.pk}"
     )
-    for model in (Inquiry, Note, Activity, StageEvent, OutboundEmail, Task):
+    # The other lead's consents are the person's too: they move, and the kept lead's news flag is
+    # what its latest news row says (_fill_profile reads it from the rows).
+    for model in (Inquiry, Note, Activity, StageEvent, OutboundEmail, Task, Consent):
         model.objects.filter(lead=gone).update(lead=kept)
     Inquiry.objects.filter(lead=kept).update(is_repeat=True)
     first = Inquiry.objects.filter(lead=kept).order_by("received_at", "pk").first()
@@ -156,7 +160,11 @@ def _fill_profile(kept: Lead, gone: Lead) -> None:
     if not kept.owner_id and gone.owner_id:
         kept.owner_id = gone.owner_id
         changed.append("owner")
-    for flag in ("marketing_opt_in", "followups_paused"):
+    news = Consent.objects.filter(lead=kept, purpose=ConsentPurpose.NEWS).order_by("-at", "-pk").first()
+    if news is not None and kept.marketing_opt_in != news.granted:
+        kept.marketing_opt_in = news.granted
+        changed.append("marketing_opt_in")
+    for flag in ("followups_paused",):
         if getattr(gone, flag) and not getattr(kept, flag):
             setattr(kept, flag, True)
             changed.append(flag)
