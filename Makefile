@@ -55,6 +55,7 @@ bench-data: $(VENV)/.installed-dev
 bench: bench-data
 	$(PY) bench/ui.py --runs 5
 	$(PY) bench/reports.py --runs 5
+	$(PY) bench/audit.py --runs 7
 	$(PY) bench/dispatch.py
 	$(PY) bench/intake_load.py --clients 200 --surge-seconds 60
 

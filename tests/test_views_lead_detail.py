@@ -27,8 +27,9 @@ from tests.factories import (
 # Lead detail, however long the timeline: those 3; the lead, its citizenships, its skills; the
 # owners to assign to; the timeline's stage events, notes, activities, inquiries and emails (one
 # query each); the inquiries list; the open duplicate flags; the profile changes; the closed
-# reasons of the move form; the lead's open tasks with their owners.
-LEAD_DETAIL_QUERIES = 17
+# reasons of the move form; the lead's open tasks with their owners; once the page is built, the
+# audit row (one INSERT).
+LEAD_DETAIL_QUERIES = 18
 # The edit form: those 3; the lead; its citizenships and skills (the form's initial values); the
 # employer's openings.
 LEAD_EDIT_QUERIES = 7
@@ -36,12 +37,13 @@ LEAD_EDIT_QUERIES = 7
 LEAD_ADD_QUERIES = 4
 # Merging a flagged duplicate (POST): those 3; both leads (the access checks); in a savepoint:
 # both rows locked, the flag checked, the other's follow-ups cancelled, its inquiries, notes,
-# activities, stage events and emails moved (one UPDATE each), the first inquiry found and
-# marked, its citizenships and skills read, the kept lead saved, the flags repointed, the other
-# lead deleted (Django's collector: a query per related table, MergedLead among them), the merge activity written, its
-# tasks moved, the addresses merged into it repointed and its own recorded (MergedLead); then the
-# kept lead read again.
-LEAD_MERGE_QUERIES = 40
+# activities, stage events, emails, tasks and consents moved (one UPDATE each), the first
+# inquiry found and marked, its citizenships and skills read, the latest news consent read, the
+# kept lead saved, the flags repointed, the addresses merged into it repointed and its own
+# recorded (MergedLead), the other lead deleted (Django's collector: a query per related table,
+# MergedLead among them), the merge activity and the audit row written; then the kept lead read
+# again.
+LEAD_MERGE_QUERIES = 44
 
 
 @pytest.fixture

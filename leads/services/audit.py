@@ -7,9 +7,10 @@ fields, which page, which export.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connection, transaction
 
 from leads.models import AuditAction, AuditEvent
 
@@ -32,8 +33,17 @@ def audit_record(*, action: str, employer_id: int | None, lead_id: int | None = 
 def audit_read(*, action: str, employer_id: int | None, lead_id: int | None = None, user=None, detail: str = "",
                remote_addr: str | None = None) -> None:
     """A read (a page, an export): best effort, one INSERT in autocommit."""
+    savepoint = connection.in_atomic_block and not _in_test_transaction()
     try:
-        audit_record(action=action, employer_id=employer_id, lead_id=lead_id, user=user, detail=detail,
-                     remote_addr=remote_addr)
+        # Inside a caller's transaction, a savepoint: a failed INSERT must not leave it broken.
+        with transaction.atomic() if savepoint else contextlib.nullcontext():
+            audit_record(action=action, employer_id=employer_id, lead_id=lead_id, user=user, detail=detail,
+                         remote_addr=remote_addr)
     except DatabaseError:
         logger.warning("audit row not written: %s of lead %s by %s", action, lead_id, user, exc_info=True)
+
+
+def _in_test_transaction() -> bool:
+    """Only the test runner's own transaction is open (Django's TestCase marks its blocks): as
+    in production, where a view runs in autocommit, no savepoint is needed."""
+    return all(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
