@@ -7,7 +7,9 @@ on, and a change of wording is a new version. Consent rows are written by the se
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -26,6 +28,13 @@ class PrivacyPolicyAdmin(TenantScopedAdmin, admin.ModelAdmin):
     list_select_related = ("employer",)
     date_hierarchy = "effective_at"
     fields = ("employer", "version", "effective_at", "url", "text", "inquiry_wording", "news_wording", "created_at")
+    # One labelled date-and-time box: admin's split date and time inputs have no label each.
+    formfield_overrides = {
+        models.DateTimeField: {
+            "form_class": forms.DateTimeField,
+            "widget": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        },
+    }
 
     def get_readonly_fields(self, request: HttpRequest, obj: m.PrivacyPolicy | None = None) -> tuple[str, ...]:
         if obj is None:
