@@ -284,7 +284,7 @@ def test_an_employer_admin_sees_and_edits_only_their_own_policies(client, cast):
     # Nor can they publish one for the other employer.
     response = client.post(admin_url(PrivacyPolicy, "add"), {
         "employer": str(cast.employer.pk), "version": "planted", "inquiry_wording": "x", "news_wording": "y",
-        "effective_at_0": "2026-01-01", "effective_at_1": "00:00:00",
+        "effective_at": "2026-01-01T00:00",
     })
     assert response.status_code == 200 and "employer" in response.context["adminform"].form.errors
     assert not PrivacyPolicy.objects.filter(version="planted").exists()
@@ -301,7 +301,7 @@ def test_an_employer_admin_publishes_a_version_and_the_form_shows_it(client, cas
     response = client.post(admin_url(PrivacyPolicy, "add"), {
         "employer": str(cast.employer.pk), "version": "2026-11", "url": "https://kiwi.example/p",
         "text": "", "inquiry_wording": V1_INQUIRY, "news_wording": V1_NEWS,
-        "effective_at_0": "2020-01-01", "effective_at_1": "00:00:00",
+        "effective_at": "2020-01-01T00:00",
     })
     assert response.status_code == 302, response.context["adminform"].form.errors
     client.logout()
@@ -344,19 +344,19 @@ def test_a_version_without_a_name_or_wording_is_refused(client, cast):
     client.force_login(cast.owner)
     response = client.post(admin_url(PrivacyPolicy, "add"), {
         "employer": str(cast.employer.pk), "version": "  ", "inquiry_wording": V1_INQUIRY,
-        "news_wording": V1_NEWS, "effective_at_0": "2026-01-01", "effective_at_1": "00:00:00",
+        "news_wording": V1_NEWS, "effective_at": "2026-01-01T00:00",
     })
     assert response.status_code == 200 and "version" in response.context["adminform"].form.errors
     # A line break in the version, and a second version of the same name, are refused too.
     response = client.post(admin_url(PrivacyPolicy, "add"), {
         "employer": str(cast.employer.pk), "version": "v1\r\nBcc: x", "inquiry_wording": V1_INQUIRY,
-        "news_wording": V1_NEWS, "effective_at_0": "2026-01-01", "effective_at_1": "00:00:00",
+        "news_wording": V1_NEWS, "effective_at": "2026-01-01T00:00",
     })
     assert response.status_code == 200
     publish(cast.employer, "v1", V1_INQUIRY, V1_NEWS)
     response = client.post(admin_url(PrivacyPolicy, "add"), {
         "employer": str(cast.employer.pk), "version": "v1", "inquiry_wording": V2_INQUIRY,
-        "news_wording": V2_NEWS, "effective_at_0": "2026-01-01", "effective_at_1": "00:00:00",
+        "news_wording": V2_NEWS, "effective_at": "2026-01-01T00:00",
     })
     assert response.status_code == 200 and response.context["adminform"].form.errors
     assert PrivacyPolicy.objects.count() == 1
