@@ -34,6 +34,7 @@ class PrivacyPolicyAdmin(TenantScopedAdmin, admin.ModelAdmin):
             "form_class": forms.DateTimeField,
             "widget": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         },
+        models.URLField: {"assume_scheme": "https"},
     }
 
     def get_readonly_fields(self, request: HttpRequest, obj: m.PrivacyPolicy | None = None) -> tuple[str, ...]:
