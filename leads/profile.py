@@ -185,7 +185,6 @@ EXPORT_FIELDS: tuple[str, ...] = names(f for f in FIELDS if f.exported)
 PERSONAL_FIELDS: tuple[str, ...] = names(f for f in FIELDS if f.personal)
 IMPORT_FIELDS: tuple[str, ...] = names(f for f in FIELDS if f.from_inquiry and f.in_import)
 API_FIELDS: tuple[str, ...] = names(f for f in FIELDS if f.from_inquiry and f.in_api)
-CONTACT_FIELDS: frozenset[str] = frozenset(names(f for f in FIELDS if f.repeat is Repeat.PROPOSE))
 
 
 def public_fields(section: str) -> tuple[str, ...]:
@@ -400,7 +399,6 @@ def set_lead_value(lead: Lead, name: str, value: Any) -> None:
 __all__ = [
     "API_FIELDS",
     "BY_NAME",
-    "CONTACT_FIELDS",
     "EDITABLE_FIELDS",
     "ERASED_FIELDS",
     "EXPORT_FIELDS",

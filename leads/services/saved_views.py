@@ -14,8 +14,10 @@ from django.http import QueryDict
 from leads.models import Employer, Membership, Role, SavedView
 
 _MAX_PER_USER = 50
-# Parameters of the list that are not filters: the page, the kept choices of a failed bulk action.
-_NOT_FILTERS = frozenset({"after", "before", "ticked", "bulk_action", "bulk_owner", "bulk_stage", "view"})
+# Parameters of the list that are not filters: the kept choices of a failed bulk action (see
+# views/bulk.py), the page, the chosen view.
+KEPT_CHOICES = ("ticked", "bulk_action", "bulk_owner", "bulk_stage")
+NOT_FILTERS = frozenset({*KEPT_CHOICES, "after", "before", "view"})
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,8 @@ def views_for(user, employer_ids: list[int]) -> list[ListView]:
 
 def clean_query(query: str) -> str:
     """The filters of a list URL's query string, without paging and other non-filters."""
-    params = QueryDict(query[:2000], mutable=True)
-    for name in _NOT_FILTERS:
+    params = QueryDict(query, mutable=True)
+    for name in NOT_FILTERS:
         params.pop(name, None)
     return params.urlencode()
 
@@ -61,6 +63,8 @@ def saved_view_save(*, user, employer: Employer, name: str, query: str, shared: 
     if not Membership.objects.filter(user=user, employer=employer).exists() and not user.is_superuser:
         raise ValidationError({"employer": "You do not work for this employer."})
     query = clean_query(query)
+    if len(query) > SavedView._meta.get_field("query").max_length:
+        raise ValidationError({"query": "These filters are too long to save as a view."})
     if not query:
         raise ValidationError({"query": "Choose some filters first: a view of everything is the list itself."})
     with transaction.atomic(durable=True):

@@ -9,6 +9,10 @@ from django.http import QueryDict
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from leads import profile
+from leads.models import MILESTONES, Opening, Stage, display_name
+from leads.services.saved_views import KEPT_CHOICES
+
 register = template.Library()
 
 
@@ -16,7 +20,7 @@ register = template.Library()
 def query_with(context, **changes) -> str:
     """The current query string with some parameters replaced (None or '' removes one)."""
     params: QueryDict = context["request"].GET.copy()
-    for kept in ("ticked", "bulk_action", "bulk_owner", "bulk_stage"):  # a failed bulk action's choices
+    for kept in KEPT_CHOICES:  # a failed bulk action's choices: not carried to the next page
         params.pop(kept, None)
     for key, value in changes.items():
         params.pop(key, None)
@@ -41,8 +45,6 @@ def stage_colour(stage: str) -> str:
 @register.filter
 def next_stage(stage: str) -> str:
     """The milestone after this one: the usual move, preselected on the board."""
-    from leads.models import MILESTONES
-
     if stage in MILESTONES and stage != MILESTONES[-1]:
         return MILESTONES[MILESTONES.index(stage) + 1]
     return ""
@@ -50,8 +52,6 @@ def next_stage(stage: str) -> str:
 
 @functools.cache
 def _stage_options(current: str) -> str:
-    from leads.models import Stage
-
     following = next_stage(current)
     return "".join(
         format_html('<option value="{}"{}>{}</option>', value, mark_safe(" selected") if value == following else "",
@@ -82,8 +82,6 @@ def applied_changes(changes) -> list:
 
 @register.filter
 def profile_label(name: str) -> str:
-    from leads import profile
-
     spec = profile.BY_NAME.get(name)
     return spec.label if spec else name
 
@@ -91,9 +89,6 @@ def profile_label(name: str) -> str:
 @register.filter
 def profile_text(value, name: str) -> str:
     """A stored value as a recruiter reads it: yes/no, a country code, an opening's id as its title."""
-    from leads import profile
-    from leads.models import Opening
-
     if name not in profile.BY_NAME:
         return "" if value is None else str(value)
     if profile.BY_NAME[name].kind is profile.Kind.OPENING and value:
@@ -105,6 +100,4 @@ def profile_text(value, name: str) -> str:
 @register.filter
 def person(user) -> str:
     """A colleague as the rest of the UI names them: full name, else username."""
-    from leads.models import display_name
-
     return display_name(user) if user else ""

@@ -86,14 +86,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     return render(request, "leads/lead_list.html", context)
 
 
-_NOT_FILTERS = ("after", "before", "ticked", "bulk_action", "bulk_owner", "bulk_stage", "view")
-
-
 def _filter_query(request: HttpRequest) -> str:
-    params = request.GET.copy()
-    for name in _NOT_FILTERS:
-        params.pop(name, None)
-    return params.urlencode()
+    return clean_query(request.GET.urlencode())
 
 
 # --- One lead -------------------------------------------------------------------------------------
