@@ -19,6 +19,10 @@ def serious_axe_violations(page, context: str | None = None) -> list[tuple[str, 
     """Serious and critical axe-core violations, of the page or of one part of it."""
     from axe_playwright_python.sync_playwright import Axe
 
+    # The page at rest: the pointer off the button it last clicked, no colour transition under way
+    # (axe would measure a button half-way into its hover colours).
+    page.emulate_media(reduced_motion="reduce")
+    page.mouse.move(0, 0)
     results = Axe().run(page, context=context)
     return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]
             if v["impact"] in ("serious", "critical")]
