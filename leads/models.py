@@ -542,6 +542,10 @@ class StageEvent(models.Model):
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reason = models.TextField(blank=True, max_length=2000)
     closed_reason = models.ForeignKey(ClosedReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # When the row was written (``at`` may be back-dated): the API's event feed settles on it.
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Moved by another system through the API: which key.
+    api_key = models.ForeignKey("ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["at", "id"]
@@ -555,6 +559,8 @@ class StageEvent(models.Model):
         indexes = [
             models.Index(fields=["lead", "at"], name="stageevent_lead_at"),
             models.Index(fields=["employer", "to_stage", "at"], name="stageevent_emp_to_at"),
+            # The API's event feed: one employer's events after a cursor, in id order.
+            models.Index(fields=["employer", "id"], name="stageevent_emp_id"),
         ]
 
     def __str__(self) -> str:
@@ -572,6 +578,8 @@ class Note(models.Model):
     )
     body = models.TextField(max_length=20_000)
     created_at = models.DateTimeField(default=timezone.now)
+    # Written by another system through the API: which key.
+    api_key = models.ForeignKey("ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -842,6 +850,17 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # What the key may do (docs/api.md): a careers site needs only intake; a data warehouse
+    # read; an HRIS or a bot read and write.
+    scope_intake = models.BooleanField(
+        "intake", default=True, help_text="Send inquiries (POST /inquiries) and list the open openings."
+    )
+    scope_read = models.BooleanField(
+        "read", default=False, help_text="Read leads with their personal data, inquiries and stage history."
+    )
+    scope_write = models.BooleanField(
+        "write", default=False, help_text="Move leads through the pipeline and add notes."
+    )
 
     class Meta:
         verbose_name = "API key"
@@ -849,6 +868,132 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def scopes(self) -> list[str]:
+        return [name for name in ApiScope.values if getattr(self, f"scope_{name}")]
+
+
+class ApiScope(models.TextChoices):
+    INTAKE = "intake", "Intake"
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST that carried an ``Idempotency-Key``, kept for a day.
+
+    While ``status_code`` is null the first request is still running: a second one with the key
+    waits for it (409 if it is still running). The body's hash tells a retry (same body) from a
+    mistake (another body under the same key: 422).
+    """
+
+    TENANT_PATH = "employer_id"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_per_api_key")]
+        indexes = [models.Index(fields=["expires_at"], name="idempotency_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key[:40]}] → {self.status_code or 'running'}"
+
+
+class WebhookEvent(models.TextChoices):
+    INQUIRY_RECEIVED = "inquiry.received", "inquiry.received: an inquiry was recorded"
+    LEAD_CREATED = "lead.created", "lead.created: a new lead"
+    LEAD_STAGE_CHANGED = "lead.stage_changed", "lead.stage_changed: a lead moved in the pipeline"
+    LEAD_ERASED = "lead.erased", "lead.erased: a person's data was erased"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of another system that is told about events, signed with its own secret."""
+
+    TENANT_PATH = "employer_id"
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField("URL", max_length=500, help_text="https:// only; never an internal address.")
+    description = models.CharField(max_length=120, blank=True, help_text="Who receives it, e.g. “HRIS sync”.")
+    events = models.JSONField(default=list, help_text="The event types sent to this URL.")
+    secret = models.CharField(max_length=80, editable=False, help_text="Signs every delivery (HMAC-SHA256).")
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The first failure since the last success: failing for a day disables the endpoint.
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=300, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+        ordering = ["employer__name", "url", "id"]
+        indexes = [models.Index(fields=["employer", "is_active"], name="webhook_emp_active")]
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: written in the transaction of the event, sent by the worker.
+
+    ``body`` is the exact JSON sent (and signed) on every attempt.
+    """
+
+    TENANT_PATH = "employer_id"
+
+    Status = WebhookDeliveryStatus
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField(default=uuid.uuid4)
+    event_type = models.CharField(max_length=32, choices=WebhookEvent.choices)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=WebhookDeliveryStatus.choices,
+                              default=WebhookDeliveryStatus.SCHEDULED)
+    status_reason = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    scheduled_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_response = models.TextField(blank=True, help_text="The start of the receiver's last answer.")
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once"),
+            models.CheckConstraint(condition=Q(status__in=WebhookDeliveryStatus.values),
+                                   name="webhookdelivery_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "scheduled_at"], name="webhook_status_due"),
+            models.Index(fields=["endpoint", "-created_at"], name="webhook_endpoint_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id} ({self.status})"
 
 
 class MergedLead(models.Model):

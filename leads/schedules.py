@@ -10,6 +10,8 @@ from __future__ import annotations
 SCHEDULES: dict[str, tuple[str, int | dict[str, str]]] = {
     "Worker heartbeat": ("leads.tasks.heartbeat", 60),
     "Send due emails": ("leads.tasks.dispatch_due_emails", 60),
+    "Send due webhooks": ("leads.tasks.dispatch_due_webhooks", 60),
+    "Forget idempotency keys": ("leads.tasks.purge_idempotency_records", 3600),
     "Process submissions": ("leads.tasks.drain_submissions", 60),
     "Recruiter digests": ("leads.tasks.queue_digests", 3600),
     "Stale interest": ("leads.tasks.check_stale_interest", 3600),

@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "axes",
+    # The API's interactive docs (Swagger UI) come from the package's own static files.
+    "ninja",
     "leads",
 ]
 
@@ -345,6 +347,15 @@ RELOCATE_TOKEN_PAGE_RATE = env_int("RELOCATE_TOKEN_PAGE_RATE", default=30)
 # Inquiry API: calls per key per minute; failed key checks per client address per minute.
 RELOCATE_API_RATE = env_int("RELOCATE_API_RATE", default=600)
 RELOCATE_API_AUTH_FAILURE_RATE = env_int("RELOCATE_API_AUTH_FAILURE_RATE", default=30)
+# Seconds the event feed (GET /api/v1/stage-events) stays behind the present, so that an event
+# whose transaction is still committing is never skipped by a cursor already past its id.
+RELOCATE_API_EVENTS_SETTLE_SECONDS = env_int("RELOCATE_API_EVENTS_SETTLE_SECONDS", default=5)
+# Webhooks (docs/api.md): seconds per attempt, and how long a delivery is retried.
+RELOCATE_WEBHOOK_TIMEOUT = env_int("RELOCATE_WEBHOOK_TIMEOUT", default=10)
+RELOCATE_WEBHOOK_RETRY_HOURS = env_int("RELOCATE_WEBHOOK_RETRY_HOURS", default=24)
+# Development and tests only: lets webhooks reach http:// receivers on loopback. Ignored unless
+# DEBUG is on; production never sends to loopback, link-local or private addresses.
+RELOCATE_WEBHOOK_ALLOW_LOOPBACK = env_bool("RELOCATE_WEBHOOK_ALLOW_LOOPBACK", default=False)
 
 # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma-separated):
 # the client is then the right-most forwarded address that is not one of them.

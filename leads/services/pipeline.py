@@ -37,13 +37,14 @@ def lead_move_stage(
     reason: str = "",
     closed_reason: ClosedReason | None = None,
     at: dt.datetime | None = None,
+    api_key=None,
 ) -> StageEvent:
     """Move ``lead`` to ``to_stage`` and record the move; raises StageMoveError when refused.
     An entry point: its own transaction, never inside another (stage_move_step is the step
     other services take inside theirs)."""
     with transaction.atomic(durable=True):
         return stage_move_step(lead=lead, to_stage=to_stage, by=by, reason=reason, closed_reason=closed_reason,
-                               at=at)
+                               at=at, api_key=api_key)
 
 
 def stage_move_step(
@@ -54,6 +55,7 @@ def stage_move_step(
     reason: str = "",
     closed_reason: ClosedReason | None = None,
     at: dt.datetime | None = None,
+    api_key=None,
 ) -> StageEvent:
     """The move as a step of the caller's transaction (a logged call that moves a new lead)."""
     reason = (reason or "").strip()
@@ -75,6 +77,8 @@ def stage_move_step(
             by=by,
             reason=reason,
             closed_reason=closed_reason if to_stage in CLOSED_STAGES else None,
+            recorded_at=now,
+            api_key=api_key,
         )
         _apply_move(locked, to_stage, closed_reason, at)
         locked.save(update_fields=[*_MOVED_FIELDS, "updated_at"])

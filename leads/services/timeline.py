@@ -39,14 +39,14 @@ def activity_log(
     return activity
 
 
-def note_add(*, lead: Lead, author, body: str) -> Note:
+def note_add(*, lead: Lead, author, body: str, api_key=None) -> Note:
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "A note cannot be empty."})
     if len(body) > Note._meta.get_field("body").max_length:
         raise ValidationError({"body": "A note can be at most 20,000 characters."})
     with transaction.atomic(durable=True):
-        note = Note.objects.create(lead=lead, author=author, body=body)
+        note = Note.objects.create(lead=lead, author=author, body=body, api_key=api_key)
         Lead.objects.filter(pk=lead.pk, last_activity_at__lt=note.created_at).update(
             last_activity_at=note.created_at
         )
