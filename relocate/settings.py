@@ -82,6 +82,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Under /api/: every refusal in the API's JSON error shape, and idempotent answers stored.
+    "leads.api.middleware.ApiResponseMiddleware",
     # Before anything reads the form: refuses input no form could store (400).
     "leads.middleware.InputCheckMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from leads.api import api
 from leads.views import brand, csp, health, unsubscribe
 
 urlpatterns = [
@@ -10,7 +11,7 @@ urlpatterns = [
     path("admin/reports/", include("leads.reports_urls")),
     path("admin/retention/", include("leads.admin.retention")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("leads.api_urls")),
+    path("api/v1/", api.urls),
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path("still-interested/<str:token>/", unsubscribe.still_interested, name="still-interested"),
     path("my-data/", unsubscribe.my_data_request, name="my-data-request"),

@@ -270,7 +270,7 @@ def test_a_locked_database_answers_503_not_500(client, cast, key, monkeypatch):
     def locked(**kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr("leads.views.api.inquiry_receive", locked)
+    monkeypatch.setattr("leads.api.inquiries.inquiry_receive", locked)
     response = post(client, key[1], {"email": "a@example.org"})
     assert response.status_code == 503
     assert response["Retry-After"]

@@ -27,7 +27,7 @@ from leads.models import (
 from leads.services import bulk, followups, intake, leads, merge, pipeline, privacy, timeline
 from leads.services.imports import COLUMNS
 from leads.services.outbox import decide
-from leads.views.api import _API_PROFILE_FIELDS as API_FIELDS
+from leads.api.inquiries import _API_PROFILE_FIELDS as API_FIELDS
 from leads.views.bulk import EXPORT_COLUMNS
 from tests.factories import LeadFactory, OpeningFactory, OutboundEmailFactory, PossibleDuplicateFactory
 
