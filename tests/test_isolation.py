@@ -35,6 +35,8 @@ from leads.models import (
     SavedView,
     Task,
     UserPreference,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from leads.services.api_keys import api_key_create
 from leads.tokens import Purpose, token_make
@@ -80,6 +82,8 @@ PUBLIC = {
     "leads:public_apply", "leads:public_thanks", "leads:public_logo", "brand_css", "healthz", "csp_report",
     "login", "logout", "admin:login", "admin:logout", "my-data-request", "unsubscribe", "still-interested",
     "my-data", "leads:team_invite_accept", "leads:my_data_download",
+    # The API's description and its docs page: the same for everybody, no data in either.
+    "api:openapi-json", "api:openapi-view", "api:api-root",
 }
 # Links from an email: the walk sends a token of the secret lead made for another purpose, which
 # must open nothing (an unsubscribe link is not a my-data link).
@@ -96,11 +100,13 @@ OWN_PAGES = {
     "leads:dashboard", "leads:lead_list", "leads:board", "leads:lead_add", "leads:export_csv", "leads:time_zone",
     "leads:bulk_action", "leads:tasks", "leads:team", "leads:team_invite", "leads:saved_view_create",
     "leads:board_column",
+    # The API's lists, for the outsider's key: the outsider's own rows only.
+    "api:leads", "api:stage_events", "api:openings",
 }
 # URL arguments that name one of cast.employer's rows (or a token of one): the outsider gets 404
 # (403 in admin for a model that is not an employer's), never the row.
 ID_ARGUMENTS = {"pk", "other_pk", "change_pk", "object_id", "id", "content_type_id", "job_id", "token", "task_pk",
-                "membership_id", "view_pk", "employer_id"}
+                "membership_id", "view_pk", "employer_id", "lead_id"}
 ADMIN_ROUTE = re.compile(r"^admin/(?P<app>\w+)/(?P<model>\w+)/")
 CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -112,6 +118,9 @@ POST_DATA = {"to_stage": "contacted", "owner": "", "body": "hacked", "kind": "ca
 # endpoint is a 500 today: see test_a_form_posted_to_the_csp_endpoint_is_not_a_500.
 RAW_POSTS = {
     "csp_report": ("application/csp-report", '{"csp-report": {"blocked-uri": "https://example.org/x"}}'),
+    "api:inquiries": ("application/json", '{"email": "hacked@example.org", "name": "Hacked"}'),
+    "api:lead_stage": ("application/json", '{"stage": "contacted", "reason": "x"}'),
+    "api:lead_notes": ("application/json", '{"body": "hacked"}'),
 }
 
 
@@ -163,8 +172,13 @@ def world(cast, settings, tmp_path) -> dict:
     consent = Consent.objects.create(employer=employer, lead=lead, purpose="inquiry", granted=True,
                                      wording="secret note wording", channel="web_form", policy=policy)
     audit = AuditEvent.objects.create(employer=employer, lead_id=lead.pk, action="viewed", detail="secret note")
+    hook = WebhookEndpoint.objects.create(employer=employer, url="https://hooks.example.org/secret-note",
+                                          description="secret note hook", events=["lead.created"], secret="whsec_x")
+    delivery = WebhookDelivery.objects.create(employer=employer, endpoint=hook, event_type="lead.created",
+                                              body='{"data": "secret note"}', last_response="secret note")
     rows = [
         employer, lead, opening, template, sequence, change, job, task, view, merged, policy, consent, audit,
+        hook, delivery,
         PossibleDuplicateFactory(lead=lead, other=other), NoteFactory(lead=lead, body="secret note"),
         ActivityFactory(lead=lead), InquiryFactory(lead=lead), OutboundEmailFactory(lead=lead),
         StageEventFactory(lead=lead), CitizenshipFactory(lead=lead), SkillFactory(employer=employer),
@@ -182,11 +196,18 @@ def world(cast, settings, tmp_path) -> dict:
         "objects": objects,
         "pk": lead.pk, "other_pk": other.pk, "change_pk": change.pk, "job_id": job.pk, "task_pk": task.pk,
         "membership_id": employer.memberships.get(user=cast.teammate).pk, "view_pk": view.pk, "stage": "new",
-        "employer_id": employer.pk,
+        "employer_id": employer.pk, "lead_id": lead.pk,
         "slug": employer.slug, "name": "funnel",
         "content_type_id": ContentType.objects.get_for_model(Lead).pk,
-        "outsider_key": api_key_create(employer=cast.other_employer, name="Outsider key")[1],
+        "outsider_key": _key_with_every_scope(cast.other_employer),
     }
+
+
+def _key_with_every_scope(employer) -> str:
+    key, raw = api_key_create(employer=employer, name="Outsider key")
+    key.scope_read = key.scope_write = True
+    key.save(update_fields=["scope_read", "scope_write"])
+    return raw
 
 
 def object_id(pattern: Pattern, world: dict) -> int:
