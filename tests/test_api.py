@@ -325,7 +325,8 @@ ADMIN = "/admin/leads/apikey/"
 
 def test_an_employer_admin_creates_a_key_and_sees_it_once(client, cast):
     client.force_login(cast.owner)
-    response = client.post(f"{ADMIN}add/", {"employer": cast.employer.pk, "name": "careers site"})
+    response = client.post(f"{ADMIN}add/", {"employer": cast.employer.pk, "name": "careers site",
+                                             "scope_intake": "on", "scope_read": "on"})
     # Shown on the response page itself, never in a cookie (the messages cookie is signed, not
     # encrypted), and the page is not kept by the browser.
     assert response.status_code == 200
@@ -334,6 +335,7 @@ def test_an_employer_admin_creates_a_key_and_sees_it_once(client, cast):
     assert all(raw not in morsel.value for morsel in response.cookies.values())
     key = api_key_authenticate(raw)
     assert key is not None and key.employer == cast.employer and key.name == "careers site"
+    assert key.scopes == ["intake", "read"]
     # Never again: the list and the key's page show the prefix only.
     for url in (ADMIN, f"{ADMIN}{key.pk}/change/"):
         page = client.get(url).content.decode()
@@ -348,6 +350,20 @@ def test_the_outsider_cannot_make_or_see_a_key_of_another_employer(client, cast,
     assert ApiKey.objects.count() == 1
     assert client.get(f"{ADMIN}{key[0].pk}/change/").status_code == 404
     assert key[0].prefix not in client.get(ADMIN).content.decode()
+
+
+def test_a_key_needs_a_scope_and_its_scopes_can_be_changed(client, cast, key):
+    client.force_login(cast.owner)
+    response = client.post(f"{ADMIN}add/", {"employer": cast.employer.pk, "name": "no scope"})
+    assert response.status_code == 200 and "Choose at least one scope" in response.content.decode()
+    assert ApiKey.objects.count() == 1
+    response = client.post(f"{ADMIN}{key[0].pk}/change/", {"name": key[0].name, "scope_read": "on",
+                                                           "scope_write": "on"})
+    assert response.status_code == 302
+    key[0].refresh_from_db()
+    assert key[0].scopes == ["read", "write"]
+    # Without intake the key no longer sends inquiries.
+    assert post(client, key[1], {"email": "a@example.org"}).status_code == 403
 
 
 def test_a_recruiter_cannot_make_keys(client, cast):
@@ -370,7 +386,8 @@ def test_the_revoke_action_stops_a_key_at_once(client, cast, key):
 
 def test_a_keys_employer_cannot_be_changed(client, admin_user, cast, key):
     client.force_login(admin_user)
-    response = client.post(f"{ADMIN}{key[0].pk}/change/", {"employer": cast.other_employer.pk, "name": "renamed"})
+    response = client.post(f"{ADMIN}{key[0].pk}/change/", {"employer": cast.other_employer.pk, "name": "renamed",
+                                                           "scope_intake": "on"})
     assert response.status_code == 302
     key[0].refresh_from_db()
     assert (key[0].employer, key[0].name) == (cast.employer, "renamed")

@@ -9,22 +9,43 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from leads import models as m
-from leads.admin.tenancy import RelatedOnly, TenantScopedAdmin
+from leads.admin.tenancy import RelatedOnly, TenantConsistentForm, TenantScopedAdmin
 from leads.services.api_keys import api_key_create, api_keys_revoke
+
+
+class ApiKeyForm(TenantConsistentForm):
+    class Meta:
+        model = m.ApiKey
+        fields = "__all__"
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not any(cleaned.get(f"scope_{scope}") for scope in m.ApiScope.values):
+            raise forms.ValidationError("Choose at least one scope: intake, read or write.")
+        return cleaned
 
 
 @admin.register(m.ApiKey)
 class ApiKeyAdmin(TenantScopedAdmin, admin.ModelAdmin):
+    form = ApiKeyForm
     # Made by the service, which shows the secret once; afterwards only renamed or revoked.
-    list_display = ("prefix", "name", "employer", "created_at", "last_used_at", "revoked_at")
+    list_display = ("prefix", "name", "employer", "scope_list", "created_at", "last_used_at", "revoked_at")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), ("employer", RelatedOnly))
     search_fields = ("=prefix", "name")
     list_select_related = ("employer",)
     readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
     actions = ("revoke",)
 
+    SCOPES = ("scope_intake", "scope_read", "scope_write")
+
     def get_fields(self, request: HttpRequest, obj: m.ApiKey | None = None) -> tuple[str, ...]:
-        return ("employer", "name") if obj is None else ("employer", "name", *self.readonly_fields)
+        if obj is None:
+            return ("employer", "name", *self.SCOPES)
+        return ("employer", "name", *self.SCOPES, *self.readonly_fields)
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: m.ApiKey) -> str:
+        return ", ".join(obj.scopes) or "none"
 
     def get_readonly_fields(self, request: HttpRequest, obj: m.ApiKey | None = None) -> tuple[str, ...]:
         # A key never moves to another employer: that would hand it their leads.
@@ -34,7 +55,9 @@ class ApiKeyAdmin(TenantScopedAdmin, admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        key, plaintext = api_key_create(employer=obj.employer, name=obj.name)
+        scopes = [name.removeprefix("scope_") for name in self.SCOPES if getattr(obj, name)]
+        key, plaintext = api_key_create(employer=obj.employer, name=obj.name, scopes=scopes)
+        obj.scope_intake, obj.scope_read, obj.scope_write = key.scope_intake, key.scope_read, key.scope_write
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
         obj._state.adding, obj._state.db = False, key._state.db
         # Shown on the response page only: a message would carry it in the (signed, not

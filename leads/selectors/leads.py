@@ -244,8 +244,9 @@ def lead_timeline(lead: Lead, *, cap: int = TIMELINE_CAP) -> list[TimelineEntry]
     from leads.models import Source
     from leads.services.inbound_email import reply_split
 
-    events = StageEvent.objects.filter(lead=lead).select_related("by", "closed_reason").order_by("-at", "-pk")[:cap]
-    notes = Note.objects.filter(lead=lead).select_related("author").order_by("-created_at", "-pk")[:cap]
+    events = (StageEvent.objects.filter(lead=lead).select_related("by", "closed_reason", "api_key")
+              .order_by("-at", "-pk")[:cap])
+    notes = Note.objects.filter(lead=lead).select_related("author", "api_key").order_by("-created_at", "-pk")[:cap]
     activities = Activity.objects.filter(lead=lead).select_related("actor").order_by("-at", "-pk")[:cap]
     inquiries = list(Inquiry.objects.filter(lead=lead).order_by("-received_at", "-pk")[:cap])
     emails = list(

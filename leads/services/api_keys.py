@@ -1,4 +1,7 @@
-"""API keys: how another system (a careers site, an ATS) sends inquiries to one employer.
+"""API keys: how another system (a careers site, an ATS, a data warehouse) reaches one employer.
+
+Scopes say what a key may do (docs/api.md): intake (send inquiries, list openings), read
+(leads and their history) and write (move stages, add notes).
 
 A key reads ``rk_<prefix>_<secret>``. Only the SHA-256 of the whole key is stored: the key
 carries 256 bits from ``secrets``, so a fast hash is as good as a slow one here (there is
@@ -12,13 +15,14 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from leads.models import ApiKey, Employer
+from leads.models import ApiKey, ApiScope, Employer
 
 KEY_SCHEME = "rk"
 PREFIX_LENGTH = 8
@@ -33,8 +37,12 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def api_key_create(*, employer: Employer, name: str) -> tuple[ApiKey, str]:
-    """A new key for the employer. The plaintext is returned once and never stored."""
+def api_key_create(*, employer: Employer, name: str, scopes: Iterable[str] = (ApiScope.INTAKE,)) -> tuple[ApiKey, str]:
+    """A new key for the employer with ``scopes`` (intake, read, write). The plaintext is
+    returned once and never stored."""
+    scopes = set(scopes)
+    if not scopes or scopes - set(ApiScope.values):
+        raise ValidationError({"scopes": f"Choose one or more of: {', '.join(ApiScope.values)}."})
     name = " ".join((name or "").split())
     if not name:
         raise ValidationError({"name": "Say who will use this key, for example “careers site”."})
@@ -45,7 +53,8 @@ def api_key_create(*, employer: Employer, name: str) -> tuple[ApiKey, str]:
         raw = f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
         try:
             with transaction.atomic():
-                key = ApiKey.objects.create(employer=employer, name=name, prefix=prefix, key_hash=_hash(raw))
+                key = ApiKey.objects.create(employer=employer, name=name, prefix=prefix, key_hash=_hash(raw),
+                                            **{f"scope_{scope}": scope in scopes for scope in ApiScope.values})
         except IntegrityError:
             continue  # a prefix clash (1 in 36^8 per key): draw again
         return key, raw
