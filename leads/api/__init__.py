@@ -23,7 +23,7 @@ api = NinjaAPI(
     ),
     urls_namespace="api",
     parser=CheckedBodyParser(),
-    docs=Swagger(settings={"persistAuthorization": False, "tryItOutEnabled": False}),
+    docs=Swagger(settings={"persistAuthorization": False, "tryItOutEnabled": False, "deepLinking": False}),
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
