@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from ninja import Router, Status
 
 from leads import profile
-from leads.api.errors import WRITE_ERRORS, ApiError, Errors, error_responses, refuse
+from leads.api.errors import READ_ERRORS, WRITE_ERRORS, ApiError, Errors, error_responses, refuse
 from leads.api.gate import IDEMPOTENT, KeyAuth
 from leads.api.schemas import InquiryCreated, InquiryIn, OpeningsOut
 from leads.models import ApiScope, Opening, Source
@@ -63,7 +63,7 @@ def inquiries(request: HttpRequest, payload: InquiryIn):
 
 
 @router.get("/openings", url_name="openings", auth=KeyAuth(ApiScope.INTAKE, ApiScope.READ),
-            response={200: OpeningsOut, **error_responses(401, 403, 429)}, summary="List the open openings")
+            response={200: OpeningsOut, **error_responses(*READ_ERRORS)}, summary="List the open openings")
 def openings(request: HttpRequest):
     """The openings a person can ask about, with the ids ``opening`` takes."""
     rows = (Opening.objects.filter(employer_id=request.auth.employer_id, status=Opening.Status.OPEN)
