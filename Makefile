@@ -57,6 +57,7 @@ bench: bench-data
 	$(PY) bench/reports.py --runs 5
 	$(PY) bench/audit.py --runs 7
 	$(PY) bench/dispatch.py
+	$(PY) bench/webhooks.py
 	$(PY) bench/intake_load.py --clients 200 --surge-seconds 60
 
 lint: $(VENV)/.installed-dev

@@ -1,7 +1,8 @@
 """Deploy checks (``manage.py check --deploy``): a production start that is only half
 configured says so, naming the variable. ``--fail-level WARNING`` turns each into a failure;
 they are warnings because a deployment may choose some of them on purpose (a staging site that
-writes emails to files, a single machine without Redis)."""
+writes emails to files, a single machine without Redis). One check runs on every start: a
+development-only setting left on in production."""
 
 from __future__ import annotations
 
@@ -45,3 +46,15 @@ def production_configuration(app_configs=None, **kwargs) -> list[Warning]:
             hint="Set REDIS_URL, for example redis://redis.internal:6379/0.", id="relocate.W003",
         ))
     return problems
+
+
+@register(Tags.security)
+def webhook_loopback_setting(app_configs=None, **kwargs) -> list[Warning]:
+    # Every start, not only --deploy: someone who set it expects it to work, and it does not.
+    if settings.RELOCATE_WEBHOOK_ALLOW_LOOPBACK and not settings.DEBUG:
+        return [Warning(
+            "RELOCATE_WEBHOOK_ALLOW_LOOPBACK is set while DEBUG is off: it is ignored, and webhooks are sent to "
+            "public https:// addresses only.",
+            hint="Unset RELOCATE_WEBHOOK_ALLOW_LOOPBACK; it is for development with DEBUG on.", id="relocate.W004",
+        )]
+    return []

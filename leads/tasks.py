@@ -82,6 +82,36 @@ def dispatch_due_emails() -> dict[str, int]:
     return totals
 
 
+# --- webhooks (issue 13) ------------------------------------------------------------------
+
+
+@shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)
+def send_webhook_delivery(delivery_id: int) -> str:
+    """Send one webhook delivery written a moment ago; a row already claimed (or sent) is left alone."""
+    from leads.services.webhooks import webhook_claim_one, webhook_deliver
+
+    if not webhook_claim_one(delivery_id):
+        return "not due or already taken"
+    return ",".join(sorted(webhook_deliver([delivery_id])))
+
+
+@shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)
+def dispatch_due_webhooks() -> dict[str, int]:
+    """The periodic sweep (every minute): requeue rows of dead workers, send every due row. One
+    POST takes at most RELOCATE_WEBHOOK_TIMEOUT, so budget plus one POST stays inside the soft limit."""
+    from leads.services.webhooks import BATCH_SIZE, webhook_claim_due, webhook_deliver, webhook_recover_stuck
+
+    totals: dict[str, int] = {"recovered": webhook_recover_stuck()}
+    deadline = time.monotonic() + _SWEEP_BUDGET_SECONDS
+    while time.monotonic() < deadline:
+        ids = webhook_claim_due(limit=BATCH_SIZE)
+        for outcome, count in webhook_deliver(ids, deadline=deadline).items():
+            totals[outcome] = totals.get(outcome, 0) + count
+        if len(ids) < BATCH_SIZE or totals.get("released"):
+            break
+    return totals
+
+
 @shared_task(time_limit=300, soft_time_limit=240, ignore_result=True)
 def queue_digests() -> int:
     """Hourly: the recruiters of employers where it is 8 o'clock get their daily digest."""
@@ -123,3 +153,14 @@ def apply_retention() -> dict[str, int]:
 
     # Well inside the soft limit: what is left is done tomorrow.
     return retention_run(budget_seconds=3000)
+
+
+# --- the API ------------------------------------------------------------------------------
+
+
+@shared_task(time_limit=300, soft_time_limit=240, ignore_result=True)
+def purge_idempotency_records() -> int:
+    """Hourly: forget the Idempotency-Key answers older than a day."""
+    from leads.api.idempotency import idempotency_purge
+
+    return idempotency_purge()

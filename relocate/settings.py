@@ -352,7 +352,7 @@ RELOCATE_API_AUTH_FAILURE_RATE = env_int("RELOCATE_API_AUTH_FAILURE_RATE", defau
 # Seconds the event feed (GET /api/v1/stage-events) stays behind the present, so that an event
 # whose transaction is still committing is never skipped by a cursor already past its id.
 RELOCATE_API_EVENTS_SETTLE_SECONDS = env_int("RELOCATE_API_EVENTS_SETTLE_SECONDS", default=5)
-# Webhooks (docs/api.md): seconds per attempt, and how long a delivery is retried.
+# Webhooks (docs/webhooks.md): seconds per attempt, and how long a delivery is retried.
 RELOCATE_WEBHOOK_TIMEOUT = env_int("RELOCATE_WEBHOOK_TIMEOUT", default=10)
 RELOCATE_WEBHOOK_RETRY_HOURS = env_int("RELOCATE_WEBHOOK_RETRY_HOURS", default=24)
 # Development and tests only: lets webhooks reach http:// receivers on loopback. Ignored unless

@@ -54,6 +54,8 @@ def populate(employer: m.Employer, tag: str) -> dict[type[models.Model], models.
     lead = LeadFactory(employer=employer, name=f"{tag} Person", email=f"{tag}@example.org", opening=opening)
     template = EmailTemplateFactory(employer=employer, name=f"{tag} template")
     sequence = SequenceFactory(employer=employer, name=f"{tag} sequence")
+    hook = m.WebhookEndpoint.objects.create(employer=employer, url=f"https://{tag}.example.org/hook",
+                                            description=f"{tag} hook", events=["lead.created"], secret="whsec_x")
     rows: list[models.Model] = [
         employer, opening, lead, template, sequence,
         ClosedReasonFactory(employer=employer, label=f"{tag} reason"),
@@ -77,6 +79,7 @@ def populate(employer: m.Employer, tag: str) -> dict[type[models.Model], models.
         m.Consent.objects.create(employer=employer, lead=lead, purpose="inquiry", granted=True,
                                  wording=f"{tag} wording", channel="web_form"),
         m.AuditEvent.objects.create(employer=employer, lead_id=lead.pk, action="viewed", detail=f"{tag} page"),
+        hook, m.WebhookDelivery.objects.create(employer=employer, endpoint=hook, event_type="lead.created", body="{}"),
     ]
     return {type(row): row for row in rows}
 

@@ -226,3 +226,29 @@ def test_the_admin_submissions_page_has_the_recent_web_form_inquiries() -> None:
     assert processed.count() == processed.filter(inquiry__channel=Source.WEB_FORM).count() > 0
     assert not Submission.objects.filter(status=Submission.Status.PENDING).exists()
     assert all(s.data["email"] == s.inquiry.lead.email for s in processed.select_related("inquiry__lead"))
+
+
+@pytest.mark.django_db
+def test_the_integration_pages_have_keys_api_notes_and_webhook_history(client) -> None:
+    from django.contrib.auth import get_user_model
+
+    from leads.models import ApiKey, Note, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
+
+    seed(300)
+    for employer_id in ApiKey.objects.values_list("employer_id", flat=True).distinct():
+        assert {k.name: k.scopes for k in ApiKey.objects.filter(employer_id=employer_id)} == {
+            "Careers site": ["intake"], "HRIS sync": ["read", "write"], "Data warehouse": ["read"]}
+        assert Note.objects.filter(lead__employer_id=employer_id, api_key__isnull=False).exists()
+        endpoint = WebhookEndpoint.objects.get(employer_id=employer_id)
+        # Paused: the demo never sends to an address that answers nobody.
+        assert not endpoint.is_active and endpoint.disabled_reason
+        statuses = set(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("status", flat=True))
+        assert statuses == {WebhookDeliveryStatus.DELIVERED, WebhookDeliveryStatus.FAILED}
+    assert ApiKey.objects.values("employer_id").distinct().count() == 2
+    counts = row_counts()
+    seed(300)
+    assert row_counts() == counts and ApiKey.objects.count() == 6
+    client.force_login(get_user_model().objects.get(username="nina"))
+    for url in ("/admin/leads/apikey/", "/admin/leads/webhookendpoint/", "/admin/leads/webhookdelivery/"):
+        page = client.get(url).content.decode()
+        assert "HRIS sync" in page or "hris.example.com" in page or "lead.stage_changed" in page, url

@@ -25,9 +25,10 @@ BOARD_QUERIES = 27
 # the page of cards.
 COLUMN_QUERIES = 5
 # A move: the session, the user, the employers, the lead; in the service's transaction the
-# locked row, the stage event, the lead's update, the follow-ups it may stop (two reads), and
-# the savepoint and its release that stand in for BEGIN/COMMIT inside a test's transaction.
-MOVE_QUERIES = 11
+# locked row, the stage event, the webhook endpoints to tell, the lead's update, the follow-ups
+# it may stop (two reads), and the savepoint and its release that stand in for BEGIN/COMMIT
+# inside a test's transaction.
+MOVE_QUERIES = 12
 
 pytestmark = pytest.mark.django_db
 

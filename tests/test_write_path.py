@@ -13,6 +13,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from leads import profile
+from leads.api.inquiries import _API_PROFILE_FIELDS as API_FIELDS
 from leads.forms import LeadEditForm, LeadProfileForm, ManualLeadForm, PublicInquiryForm
 from leads.models import (
     Activity,
@@ -27,7 +28,6 @@ from leads.models import (
 from leads.services import bulk, followups, intake, leads, merge, pipeline, privacy, timeline
 from leads.services.imports import COLUMNS
 from leads.services.outbox import decide
-from leads.api.inquiries import _API_PROFILE_FIELDS as API_FIELDS
 from leads.views.bulk import EXPORT_COLUMNS
 from tests.factories import LeadFactory, OpeningFactory, OutboundEmailFactory, PossibleDuplicateFactory
 

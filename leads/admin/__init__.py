@@ -19,6 +19,7 @@ from leads.admin import (  # noqa: F401
     operations,
     privacy,
     timeline,
+    webhooks,
 )
 from leads.admin.tenancy import (
     READ_ONLY,

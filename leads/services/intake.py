@@ -40,6 +40,7 @@ from leads.models import (
     Stage,
     StageEvent,
     Submission,
+    WebhookEvent,
     display_name,
 )
 from leads.normalise import normalise_email
@@ -47,6 +48,7 @@ from leads.profile import Repeat
 from leads.services.activity import activity_record
 from leads.services.consent import ConsentShown, consents_on_intake
 from leads.services.followups import followups_cancel, followups_on_inquiry, owner_notify_assigned
+from leads.services.webhooks import iso, webhook_emit_many
 from leads.timezones import zone_name_for_country
 
 # The lead fields an inquiry may set (leads/profile.py). A value of None or "" means "not given".
@@ -266,7 +268,19 @@ def _record(intake: _Intake) -> tuple[Lead, Inquiry, bool]:
         followups_on_inquiry(lead=lead, inquiry=inquiry, created=created)
     if created:
         owner_notify_assigned(lead=lead)
+    _webhooks_emit(lead, inquiry, created)
     return lead, inquiry, created
+
+
+def _webhooks_emit(lead: Lead, inquiry: Inquiry, created: bool) -> None:
+    events = [(WebhookEvent.INQUIRY_RECEIVED, {
+        "inquiry": inquiry.pk, "lead": lead.pk, "source": inquiry.channel, "received_at": iso(inquiry.received_at),
+    })]
+    if created:
+        events.insert(0, (WebhookEvent.LEAD_CREATED, {
+            "lead": lead.pk, "source": lead.source, "opening": lead.opening_id, "created_at": iso(lead.created_at),
+        }))
+    webhook_emit_many(employer_id=lead.employer_id, events=events)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -15,8 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from leads.models import CLOSED_STAGES, MILESTONE_RANK, ClosedReason, Lead, Stage, StageEvent
+from leads.models import CLOSED_STAGES, MILESTONE_RANK, ClosedReason, Lead, Stage, StageEvent, WebhookEvent
 from leads.services.followups import followups_after_move
+from leads.services.webhooks import stage_changed_data, webhook_emit
 
 _CLOCK_SKEW = dt.timedelta(minutes=5)
 # Fields the move writes; copied back onto the caller's instance afterwards.
@@ -80,6 +81,8 @@ def stage_move_step(
             recorded_at=now,
             api_key=api_key,
         )
+        webhook_emit(employer_id=locked.employer_id, event=WebhookEvent.LEAD_STAGE_CHANGED,
+                     data=stage_changed_data(event), at=now)
         _apply_move(locked, to_stage, closed_reason, at)
         locked.save(update_fields=[*_MOVED_FIELDS, "updated_at"])
         followups_after_move(lead=locked)

@@ -30,9 +30,11 @@ from leads.models import (
     ProfileChange,
     StageEvent,
     Submission,
+    WebhookEvent,
 )
 from leads.services.audit import audit_record
 from leads.services.next_steps import tasks_erase
+from leads.services.webhooks import iso, webhook_emit
 from leads.tokens import Purpose, token_make, token_read
 
 ERASED_NAME = "Erased"
@@ -116,6 +118,8 @@ def lead_erase(*, lead: Lead, by=None, how: str, only_if: Q | None = None) -> bo
                                 summary=f"Personal data erased ({how})")
         audit_record(action=AuditAction.ERASED, employer_id=locked.employer_id, lead_id=locked.pk, user=by,
                      detail=how)
+        webhook_emit(employer_id=locked.employer_id, event=WebhookEvent.LEAD_ERASED,
+                     data={"lead": locked.pk, "at": iso(now)}, at=now)
         if files:
             # The files go only once the erasure is committed.
             transaction.on_commit(partial(_files_delete, locked.cv.storage, sorted(files)))

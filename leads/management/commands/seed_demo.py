@@ -19,6 +19,7 @@ from django.utils import timezone
 from leads.demo import data
 from leads.demo.generate import LeadGenerator
 from leads.demo.intake import demo_profile_changes, demo_submissions
+from leads.demo.integrations import demo_integrations
 from leads.demo.run import demo_lead_count, index_batches, lead_targets, write_batches
 from leads.demo.setup import DemoEmployer, demo_setup
 from leads.demo.workspace import demo_workspace
@@ -86,6 +87,7 @@ class Command(BaseCommand):
         demo_submissions([employer.id for employer in employers])
         demo_profile_changes([employer.id for employer in employers])
         demo_workspace([employer.id for employer in employers])
+        demo_integrations([employer.id for employer in employers])
         # The public form pages are cached snapshots: show the demo's employers as they are now.
         public_page_forget(*(employer.spec.slug for employer in employers))
         if written:
