@@ -54,6 +54,7 @@ bench-data: $(VENV)/.installed-dev
 
 bench: bench-data
 	$(PY) bench/ui.py --runs 5
+	$(PY) bench/api.py --runs 9
 	$(PY) bench/reports.py --runs 5
 	$(PY) bench/audit.py --runs 7
 	$(PY) bench/dispatch.py

@@ -357,7 +357,8 @@ class Lead(models.Model):
         indexes = [
             # Keyset pagination of the list (newest first) and the created-range filter.
             models.Index(fields=["employer", "-created_at", "-id"], name="lead_emp_created"),
-            models.Index(fields=["employer", "stage", "-created_at"], name="lead_emp_stage"),
+            # The id too: a stage's page in (created_at, id) order is read straight off the index.
+            models.Index(fields=["employer", "stage", "-created_at", "-id"], name="lead_emp_stage_created"),
             models.Index(fields=["employer", "owner", "stage"], name="lead_emp_owner_stage"),
             models.Index(fields=["employer", "source", "-created_at"], name="lead_emp_source"),
             models.Index(fields=["employer", "current_country", "-created_at"], name="lead_emp_country"),

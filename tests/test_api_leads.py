@@ -13,8 +13,11 @@ import pytest
 import time_machine
 from django.contrib.staticfiles import finders
 from django.core.cache import cache
+from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from leads.models import (
     ApiKey,
@@ -799,3 +802,58 @@ def test_a_lead_owned_by_a_user_without_a_name_shows_the_username(client, cast, 
     lead = LeadFactory(employer=cast.employer, owner=nameless)
     owner = get(client, hris[1], f"{LEADS}/{lead.pk}").json()["owner"]
     assert owner == {"id": nameless.pk, "name": "ghost", "email": "ghost@example.com"}
+
+
+# --- found by schemathesis and the bench ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", [
+    "created_from=0826-03-08T06:52:30.39-19:15", "created_to=5427-07-25T04:34:56-23:30",
+    "updated_since=2026-03-08T06:52:30+23:00", "created_from=0001-01-01T00:00:00+14:00",
+])
+def test_a_moment_no_database_can_store_is_a_400(client, cast, hris, query):
+    response = client.get(f"{LEADS}?{query}", headers={"Authorization": f"Bearer {hris[1]}"})
+    assert set(errors_of(response, 400)) == {query.split("=")[0]}
+
+
+def test_a_forged_cursor_with_an_impossible_offset_is_a_400(client, cast, hris):
+    response = get(client, hris[1], LEADS, {"cursor": b64("L0826-03-08T06:52:30-19:15_1")})
+    assert "cursor" in errors_of(response, 400)
+
+
+@pytest.mark.parametrize("body", [
+    {"stage": "relocated", "reason": "\u00c7\u0000"}, {"stage": "declined", "closed_reason": "a\u0000"},
+])
+def test_a_nul_in_a_stage_move_is_a_400_and_moves_nothing(client, cast, hris, body):
+    lead = LeadFactory(employer=cast.employer)
+    errors_of(post(client, hris[1], f"{LEADS}/{lead.pk}/stage", body), 400)
+    lead.refresh_from_db()
+    assert lead.stage == "new"
+
+
+def test_reading_a_lead_loads_that_lead_only(client, cast, hris):
+    lead = LeadFactory(employer=cast.employer)
+    LeadFactory.create_batch(5, employer=cast.employer)
+    with CaptureQueriesContext(connection) as queries:
+        assert get(client, hris[1], f"{LEADS}/{lead.pk}").status_code == 200
+    lead_selects = [q["sql"] for q in queries.captured_queries if 'FROM "leads_lead"' in q["sql"]]
+    assert lead_selects and all("WHERE" in sql and "LIMIT" in sql for sql in lead_selects), lead_selects
+
+
+def test_several_stages_page_newest_first_across_stages(client, cast, hris):
+    now = timezone.now()
+    made = []
+    for index in range(9):
+        made.append(LeadFactory(employer=cast.employer, stage=("offer", "hired", "applied")[index % 3],
+                                created_at=now - dt.timedelta(minutes=index)))
+    seen, cursor = [], ""
+    while True:
+        response = client.get(f"{LEADS}?stage=offer&stage=hired&limit=2{cursor}",
+                              headers={"Authorization": f"Bearer {hris[1]}"})
+        assert response.status_code == 200
+        body = response.json()
+        seen += [row["id"] for row in body["results"]]
+        if not body["next_cursor"]:
+            break
+        cursor = f"&cursor={body['next_cursor']}"
+    assert seen == [lead.pk for lead in made if lead.stage in ("offer", "hired")]

@@ -105,7 +105,29 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     if not encodable:
         # JSON may spell half a UTF-16 pair ("\udfff"); no database or email can hold it.
         raise refuse(400, "body", "The body holds text that is not valid Unicode (a lone surrogate).")
+    nul = _nul_field(data)
+    if nul is not None:
+        # PostgreSQL refuses NUL in text (and in JSON): refuse it here, not with a 500 there.
+        raise refuse(400, nul[:100] or "body", "Must not contain NUL characters.")
     return data
+
+
+def _nul_field(data: dict[str, Any]) -> str | None:
+    """The top-level field whose text (or key) holds a NUL character, if any."""
+    for key, value in data.items():
+        if "\x00" in key or _holds_nul(value):
+            return key.replace("\x00", "")
+    return None
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _encodable(value: Any) -> bool:

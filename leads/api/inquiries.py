@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 router = Router(tags=["inquiries"])
 
 _API_PROFILE_FIELDS = frozenset(profile.API_FIELDS)
+_LARGEST_OFFSET = dt.timedelta(hours=14)
 
 
 @router.post("/inquiries", url_name="inquiries", auth=KeyAuth(ApiScope.INTAKE),
@@ -77,11 +78,6 @@ def openings(request: HttpRequest):
 def _inquiry_arguments(data: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of inquiry_receive, or ApiError(400) naming every field at fault."""
     errors: Errors = {}
-    for field, value in data.items():
-        texts = value if isinstance(value, list) else [value] if isinstance(value, str) else []
-        if any("\x00" in text for text in texts):
-            # PostgreSQL refuses NUL in text (and in JSON): refuse it here, not with a 500 there.
-            errors[field] = ["Must not contain NUL characters."]
     if "profile_url" in data and data["profile_url"] and not profile.url_splits(data["profile_url"]):
         errors.setdefault("profile_url", ["Enter a valid URL."])
     if not data["email"].strip():
@@ -128,7 +124,13 @@ def parse_moment(value: str) -> tuple[dt.datetime | None, str]:
         return None, "Enter an ISO 8601 date and time, for example 2026-11-09T03:00:00Z."
     if timezone.is_naive(parsed):
         return None, "Give the time zone too, for example 2026-11-09T03:00:00Z or …+13:00."
-    return parsed, ""
+    if abs(parsed.utcoffset()) > _LARGEST_OFFSET:
+        return None, "No time zone is more than 14 hours from UTC."
+    try:
+        # In UTC: the database stores no offset (PostgreSQL refuses those over ±15:59).
+        return parsed.astimezone(dt.UTC), ""
+    except OverflowError:
+        return None, "Enter a date between the years 1 and 9999."
 
 
 def _received_at(value: str | None, errors: Errors) -> dt.datetime | None:

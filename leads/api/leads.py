@@ -14,7 +14,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from ninja import Field, Query, Router, Schema, Status
 
 from leads import profile
@@ -83,8 +82,7 @@ class LeadFilters(Schema):
 def _filtered(key: ApiKey, filters: LeadFilters) -> QuerySet[Lead]:
     qs = Lead.objects.filter(employer_id=key.employer_id)
     errors: dict[str, list[str]] = {}
-    if filters.stage:
-        qs = qs.filter(stage__in=filters.stage)
+    # The stage filter is applied by _page, one stage at a time.
     if filters.owner is not None:
         if filters.owner == "none":
             qs = qs.filter(owner__isnull=True)
@@ -131,8 +129,8 @@ def _lead_cursor(lead: Lead) -> str:
 
 def _after(qs: QuerySet[Lead], cursor: str) -> QuerySet[Lead]:
     stamp, _, pk = _decode(cursor, "L").rpartition("_")
-    moment = parse_datetime(stamp) if stamp else None
-    if moment is None or moment.tzinfo is None or not pk.isdigit():
+    moment, problem = parse_moment(stamp) if stamp else (None, "no moment")
+    if problem or not pk.isdigit() or int(pk) > _MAX_ID:
         raise refuse(400, "cursor", "Not a cursor this API gave out: pass next_cursor as it came.")
     # The plain bound lets the index range start at the cursor; (created_at, id) orders ties.
     return qs.filter(created_at__lte=moment).filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=int(pk)))
@@ -144,6 +142,22 @@ def _with_lists(qs: QuerySet[Lead]) -> QuerySet[Lead]:
     )
 
 
+def _page(qs: QuerySet[Lead], stages: list[str], size: int) -> list[Lead]:
+    if len(stages) < 2:
+        qs = qs.filter(stage=stages[0]) if stages else qs
+        return list(_with_lists(qs).order_by("-created_at", "-pk")[:size])
+    # Several stages: one keyset slice per stage, merged here. Each slice walks its stage's index
+    # from the cursor; one walk of the created index would step over every row of the other
+    # stages first (a rare stage among 650,000 leads: 100 ms against 1 ms).
+    keys = []
+    for stage in stages:
+        keys += qs.filter(stage=stage).order_by("-created_at", "-pk").values_list("created_at", "pk")[:size]
+    keys.sort(reverse=True)
+    wanted = [pk for _, pk in keys[:size]]
+    rows = _with_lists(Lead.objects.filter(pk__in=wanted))
+    return sorted(rows, key=lambda lead: (lead.created_at, lead.pk), reverse=True)
+
+
 @router.get("/leads", url_name="leads", auth=READ, response={200: LeadPageOut, **error_responses(*READ_ERRORS)},
             summary="List leads")
 def leads_list(request: HttpRequest, filters: Query[LeadFilters]):
@@ -153,7 +167,7 @@ def leads_list(request: HttpRequest, filters: Query[LeadFilters]):
     qs = _filtered(key, filters)
     if filters.cursor:
         qs = _after(qs, filters.cursor)
-    rows = list(_with_lists(qs).order_by("-created_at", "-pk")[: filters.limit + 1])
+    rows = _page(qs, sorted(set(filters.stage)), filters.limit + 1)
     more = len(rows) > filters.limit
     rows = rows[: filters.limit]
     if rows:
@@ -166,7 +180,8 @@ def leads_list(request: HttpRequest, filters: Query[LeadFilters]):
 
 
 def _lead(key: ApiKey, lead_id: int, qs: QuerySet[Lead] | None = None) -> Lead:
-    lead = (qs or Lead.objects).filter(employer_id=key.employer_id, pk=lead_id).first() if lead_id <= _MAX_ID else None
+    base = Lead.objects if qs is None else qs
+    lead = base.filter(employer_id=key.employer_id, pk=lead_id).first() if lead_id <= _MAX_ID else None
     if lead is not None:
         return lead
     merged = MergedLead.objects.filter(employer_id=key.employer_id, merged_id=lead_id).values_list(
@@ -232,8 +247,6 @@ def lead_note(request: HttpRequest, lead_id: int, payload: NoteIn):
     lead = _lead(key, lead_id)
     if lead.erased_at is not None:
         raise refuse(409, "lead", "This lead's data was erased; nothing can be added to it.")
-    if "\x00" in payload.body:
-        raise refuse(400, "body", "Must not contain NUL characters.")
     try:
         note = note_add(lead=lead, author=None, body=payload.body, api_key=key)
     except ValidationError as exc:

@@ -1,6 +1,6 @@
 """For every answer under /api/: the error shape even where Django answers (an unknown path,
-a method the path does not take, input refused before the API reads it), and the stored
-answer of a request that carried an Idempotency-Key."""
+a method the path does not take, input refused before the API reads it, a server error), and the
+stored answer of a request that carried an Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class ApiResponseMiddleware:
             return self.get_response(request)
         response = self.get_response(request)
         idempotency_finish(request, response)
-        if 400 <= response.status_code < 500 and not _is_json(response):
+        if response.status_code >= 400 and not _is_json(response):
             response = _as_json(response)
         response.setdefault("Cache-Control", "no-store")
         return response
@@ -47,6 +47,9 @@ def _as_json(response: HttpResponse) -> JsonResponse:
         errors = {"method": [f"Use {allowed}." if allowed else "This method is not allowed here."]}
     elif status == 404:
         errors = {"path": ["No such endpoint; the OpenAPI document is /api/v1/openapi.json."]}
+    elif status >= 500:
+        # The details are in the server's log, never in the answer.
+        errors = {"service": ["Something went wrong on our side; nothing may have been stored. Retry later."]}
     else:
         errors = {"request": [_reason(response) or HTTPStatus(status).phrase]}
     answer = JsonResponse({"errors": errors}, status=status)

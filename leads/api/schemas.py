@@ -47,11 +47,15 @@ def _profile_input(spec: profile.Field) -> tuple[Any, Any]:
         return str | None, Field(None, max_length=40, json_schema_extra={"format": "date"}, **extra)
     if spec.kind == Kind.COUNTRY:
         extra["description"] = f"{spec.label}: an ISO 3166 code such as NZ."
+        extra["json_schema_extra"] = {"pattern": "^[A-Za-z]{2}$"}
+    elif spec.kind == Kind.URL:
+        extra["json_schema_extra"] = {"format": "uri"}
     return str | None, Field(None, max_length=length, **extra)
 
 
 _INQUIRY_FIELDS: dict[str, tuple[Any, Any]] = {
-    "email": (str, Field(..., max_length=254, description="The person's email address.")),
+    "email": (str, Field(..., max_length=254, description="The person's email address.",
+                         json_schema_extra={"format": "email"})),
     "name": (str | None, Field(None, max_length=200)),
     "subject": (str | None, Field(None, max_length=300)),
     "message": (str | None, Field(None, max_length=MAX_MESSAGE, description="What the person wrote.")),
@@ -60,8 +64,8 @@ _INQUIRY_FIELDS: dict[str, tuple[Any, Any]] = {
     "privacy_accepted": (StrictBool | None, Field(None, description="The person accepted your privacy terms.")),
     "legal_basis": (_choice(LegalBasis.values) | None, Field(None, description=(
         "Why you may hold the person's data; privacy_accepted makes it consent. Without one, nothing is sent."))),
-    "citizenships": (list[Annotated[str, Field(max_length=100)]] | None,
-                     Field(None, max_length=MAX_LIST, description="ISO 3166 country codes.")),
+    "citizenships": (list[Annotated[str, Field(max_length=100, json_schema_extra={"pattern": "^[A-Za-z]{2}$"})]]
+                     | None, Field(None, max_length=MAX_LIST, description="ISO 3166 country codes.")),
     "skills": (list[Annotated[str, Field(max_length=100)]] | None, Field(None, max_length=MAX_LIST)),
     **{name: _profile_input(profile.BY_NAME[name]) for name in profile.API_FIELDS},
 }

@@ -1,7 +1,7 @@
 """The board's reads: a column per stage (the milestones, then the closed stages), each column's
 count for the whole filter and its cards a page at a time.
 
-Each column is its own query on the ``lead_emp_stage`` index (employer, stage, -created_at),
+Each column is its own query on the ``lead_emp_stage_created`` index (employer, stage, -created_at, -id),
 paged by keyset on (created_at, id) like the list: the 50th page of a column of 400,000 leads
 costs what the first does. The counts are one GROUP BY over the filtered leads.
 """
