@@ -58,19 +58,27 @@ def _employer(employer_id: int, now: dt.datetime) -> int:
     for n, lead in enumerate(leads):
         Note.objects.create(lead=lead, author=None, api_key=hris, body=_NOTES[n].format(n=1040 + lead.pk),
                             created_at=now - dt.timedelta(hours=3 + n))
+    # The last dozen moves at least two days old, each sent a second after it happened; the last
+    # two failed for a day, which disabled the endpoint.
+    events = list(StageEvent.objects.filter(employer_id=employer_id, lead__erased_at__isnull=True,
+                                            at__lte=now - dt.timedelta(days=2))
+                  .exclude(from_stage="").select_related("closed_reason").order_by("-at", "-id")[:12])
+    events.reverse()
+    if not events:
+        return 0
+    failing_from = events[-2].at if len(events) > 1 else events[-1].at
     endpoint = WebhookEndpoint.objects.create(
         employer=employer, url="https://hris.example.com/hooks/relocate", description="HRIS sync (demo)",
         events=list(WebhookEvent.values), secret=webhook_secret_new(), is_active=False,
-        created_at=now - dt.timedelta(days=30), last_success_at=now - dt.timedelta(days=2),
-        disabled_at=now - dt.timedelta(days=1),
+        created_at=min(events[0].at, now - dt.timedelta(days=30)),
+        last_success_at=events[-3].at if len(events) > 2 else None,
+        disabled_at=failing_from + dt.timedelta(days=1),
         disabled_reason="Demo endpoint: hris.example.com answers nobody. Put your own receiver's URL here "
                         "and tick Active to try webhooks.",
     )
-    events = list(StageEvent.objects.filter(employer_id=employer_id, lead__erased_at__isnull=True)
-                  .exclude(from_stage="").select_related("closed_reason").order_by("-at", "-id")[:12])
     rows = []
-    for index, event in enumerate(reversed(events)):
-        created = now - dt.timedelta(days=3) + dt.timedelta(hours=4 * index)
+    for index, event in enumerate(events):
+        created = event.at + dt.timedelta(seconds=1)
         body = json.dumps({"id": str(uuid.uuid4()), "type": WebhookEvent.LEAD_STAGE_CHANGED,
                            "created_at": iso(created),
                            "data": stage_changed_data(event)}, separators=(",", ":"))
