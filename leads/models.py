@@ -104,6 +104,22 @@ class LegalBasis(models.TextChoices):
     LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest (they asked us)"
 
 
+class Language(models.TextChoices):
+    """The applicant's languages: the public pages and every email to a lead (docs/languages.md).
+    Codes as Django spells them; pt-br is Brazilian Portuguese, ar is written right to left."""
+
+    EN = "en", "English"
+    FR = "fr", "Français"
+    DE = "de", "Deutsch"
+    ES = "es", "Español"
+    PT_BR = "pt-br", "Português (Brasil)"
+    AR = "ar", "العربية"
+
+
+def default_languages() -> list[str]:
+    return [Language.EN.value]
+
+
 class Employer(models.Model):
     """The tenant: every lead, opening, template and email belongs to exactly one employer."""
 
@@ -119,6 +135,11 @@ class Employer(models.Model):
         "Sequence", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # The public form's languages, and the one emails fall back to when a template has no
+    # translation in the lead's language.
+    languages = models.JSONField(default=default_languages, blank=True,
+                                 help_text="The languages the public form offers (codes: en, fr, de, es, pt-br, ar).")
+    default_language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN)
     # Follow-up send window, in each lead's own time zone.
     send_window_start = models.TimeField(default=dt.time(9, 0))
     send_window_end = models.TimeField(default=dt.time(17, 0))
@@ -277,6 +298,9 @@ class Lead(models.Model):
     time_zone = models.CharField(
         max_length=64, blank=True, validators=[validate_time_zone], help_text="Asked, else derived from the country."
     )
+    # The language the person wrote in (the form's, the API's, the import's): emails to them use it.
+    language = models.CharField(max_length=8, choices=Language.choices, blank=True,
+                                help_text="Empty: the employer's default language.")
     profile_url = models.URLField("LinkedIn or portfolio URL", max_length=500, blank=True)
     # Interest
     opening = models.ForeignKey(Opening, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
@@ -698,6 +722,30 @@ class EmailTemplate(models.Model):
         return self.name
 
 
+class EmailTemplateTranslation(models.Model):
+    """An email template in one more language: the lead's language picks it; without one the
+    employer's default language (the template itself) is sent, and the timeline says so."""
+
+    TENANT_PATH = "template__employer_id"
+
+    template = models.ForeignKey(EmailTemplate, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(max_length=8, choices=Language.choices)
+    subject = models.CharField(max_length=200, validators=[single_line])
+    body_text = models.TextField(help_text="Plain-text part, with the same placeholders as the template.")
+    body_html = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["template", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "language"], name="emailtemplate_translation_once"),
+            models.CheckConstraint(condition=Q(language__in=Language.values), name="emailtranslation_language_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} ({self.language})"
+
+
 class Sequence(models.Model):
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="sequences")
     name = models.CharField(max_length=120)
@@ -779,6 +827,9 @@ class OutboundEmail(models.Model):
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The language it was written in (the lead's, or the employer's default when the template has
+    # no translation in the lead's); empty for emails to recruiters and admins.
+    language = models.CharField(max_length=8, blank=True)
     subject = models.CharField(max_length=300, blank=True)
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
@@ -1243,6 +1294,8 @@ class UserPreference(models.Model):
         max_length=64, blank=True, validators=[validate_time_zone],
         help_text="Times in the recruiter UI are shown in this zone; empty: the employer's.",
     )
+    # The recruiter UI's language (settings.LANGUAGES); empty: the browser's.
+    language = models.CharField(max_length=8, blank=True)
 
     def __str__(self) -> str:
         return f"{self.user} · {self.time_zone or 'employer time zone'}"

@@ -215,7 +215,12 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
 # Internationalisation: everything is stored in UTC and shown in the viewer's time zone.
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The applicant's six (leads.models.Language); the recruiter UI offers English and French.
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("de", "Deutsch"), ("es", "Español"),
+             ("pt-br", "Português (Brasil)"), ("ar", "العربية")]
+RECRUITER_LANGUAGES = ("en", "fr")
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
