@@ -9,11 +9,11 @@ class LeadsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from leads.services.preferences import session_store_time_zone, user_time_zone
+        from leads.services.preferences import session_store_preferences
 
         def remember_time_zone(sender, request, user, **kwargs) -> None:
-            # A saved zone follows the person to every new session.
-            session_store_time_zone(request.session, user_time_zone(user))
+            # A saved zone and UI language follow the person to every new session.
+            session_store_preferences(request.session, user)
 
         user_logged_in.connect(remember_time_zone, dispatch_uid="relocate-remember-time-zone")
         from leads import audit_signals

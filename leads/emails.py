@@ -1,7 +1,14 @@
-"""Rendering outbound emails: templates with placeholders, the unsubscribe link, headers."""
+"""Rendering outbound emails: templates with placeholders, the unsubscribe link, headers.
+
+An email to a lead is written in the lead's language (``Lead.language``, else the employer's
+default): the template's translation in that language when there is one, else the template
+itself, which is in the employer's default language; the timeline then says so. The built-in
+texts are translated with gettext (locale/), their dates and numbers formatted for the language.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
@@ -13,8 +20,18 @@ from django.core.mail import EmailMultiAlternatives
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
-from leads.models import EmailTemplate, Lead, OutboundEmail, OutboundKind, display_name
+from leads.models import (
+    EmailTemplate,
+    EmailTemplateTranslation,
+    Language,
+    Lead,
+    OutboundEmail,
+    OutboundKind,
+    display_name,
+)
 from leads.tokens import Purpose, reply_token_make, token_make, token_read
 
 _TEXT_ENGINE = Engine(autoescape=False)
@@ -30,6 +47,10 @@ class Rendered:
     subject: str
     text: str
     html: str
+    language: str = ""  # the language it is written in; "" when not known (a recruiter's own text)
+    # Why it is not in the lead's language (the template has no translation in it): kept on the
+    # email's row, so the lead's timeline says so.
+    fallback: str = ""
 
 
 def unsubscribe_token(lead_id: int) -> str:
@@ -67,13 +88,15 @@ def template_context(lead: Lead, *, sender=None) -> dict[str, Any]:
         "lead": {"name": lead.name, "first_name": first_name, "email": lead.email,
                  "current_city": lead.current_city, "current_country": lead.current_country.name or ""},
         "employer": {"name": employer_name, "destination_country": lead.employer.destination_country.name},
-        "opening": lead.opening.title if lead.opening_id else (lead.role_of_interest or "a role with us"),
+        "opening": lead.opening.title if lead.opening_id else (lead.role_of_interest or gettext("a role with us")),
         "recruiter": {"name": recruiter_name, "email": recruiter.email if recruiter else ""},
         "signature": signature(recruiter, employer_name),
         "unsubscribe_url": unsubscribe_url(lead.pk),
         "still_interested_url": still_interested_url(lead.pk),
         "my_data_url": my_data_url(lead.pk),
         "link_days": settings.RELOCATE_MY_DATA_LINK_DAYS,
+        # A date, so that the built-in texts show it as the lead's language writes dates.
+        "link_until": timezone.localdate() + dt.timedelta(days=settings.RELOCATE_MY_DATA_LINK_DAYS),
     }
 
 
@@ -107,7 +130,9 @@ def recruiter_from(employer, user) -> str:
     return formataddr((name, address))
 
 
-def render_template(template: EmailTemplate, context: dict[str, Any]) -> Rendered:
+def render_template(template: EmailTemplate | EmailTemplateTranslation, context: dict[str, Any]) -> Rendered:
+    """A template (or one of its translations) rendered with the context as it is."""
+    name = template.template.name if isinstance(template, EmailTemplateTranslation) else template.name
     try:
         # The Context decides escaping, not the Engine: plain text (and the subject) unescaped,
         # so "Seán O'Brien & Co" stays as written; the HTML part escaped.
@@ -116,24 +141,69 @@ def render_template(template: EmailTemplate, context: dict[str, Any]) -> Rendere
         html = (_HTML_ENGINE.from_string(template.body_html).render(Context(context, autoescape=True))
                 if template.body_html else "")
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"template “{template.name}” cannot be rendered: {exc}") from exc
+        raise TemplateError(f"template “{name}” cannot be rendered: {exc}") from exc
     return Rendered(subject=" ".join(subject.split())[:300], text=text, html=html)
 
 
+def lead_language(lead: Lead) -> str:
+    """The language of emails to this lead: theirs, else their employer's default."""
+    return lead.language or lead.employer.default_language
+
+
+def template_translation(template: EmailTemplate, language: str) -> EmailTemplateTranslation | None:
+    """The template's translation in this language; reads ``template.translations`` (prefetched
+    by the outbox for a whole batch, else one query)."""
+    return next((t for t in template.translations.all() if t.language == language), None)
+
+
+def lead_email_render(*, lead: Lead, kind: str, template: EmailTemplate | None = None, sender=None,
+                      language: str | None = None) -> Rendered | None:
+    """The email of this kind for the lead, in ``language`` (the lead's by default): the
+    template's translation, else the template itself in the employer's default language, else
+    the built-in text. None for a kind with neither a template nor a built-in text.
+
+    The context is built inside the language too: a country's name, "a role with us"."""
+    wanted = language or lead_language(lead)
+    default = lead.employer.default_language
+    if template is not None:
+        chosen = template_translation(template, wanted) if wanted != default else None
+        written_in = wanted if chosen is not None else default
+        with translation.override(written_in):
+            rendered = render_template(chosen or template, template_context(lead, sender=sender))
+        fallback = ""
+        if written_in != wanted:
+            fallback = (f"sent in {Language(default).label}: “{template.name}” has no "
+                        f"{Language(wanted).label} translation")
+        return Rendered(rendered.subject, rendered.text, rendered.html, language=written_in, fallback=fallback)
+    return render_default(kind, lead=lead, language=wanted)
+
+
+# The built-in texts, for an email an employer has no template for: nobody goes unanswered.
 _DEFAULTS = {
-    OutboundKind.ACKNOWLEDGEMENT: ("We received your inquiry — {name}", "emails/acknowledgement.txt"),
-    OutboundKind.STALE_CHECK: ("Are you still interested in {name}?", "emails/stale_check.txt"),
-    OutboundKind.DATA_LINK: ("Your link to the details {name} holds about you", "emails/data_link.txt"),
+    OutboundKind.ACKNOWLEDGEMENT: (gettext_noop("We received your inquiry — %(name)s"), "emails/acknowledgement.txt"),
+    OutboundKind.STALE_CHECK: (gettext_noop("Are you still interested in %(name)s?"), "emails/stale_check.txt"),
+    OutboundKind.DATA_LINK: (gettext_noop("Your link to the details %(name)s holds about you"),
+                             "emails/data_link.txt"),
 }
 
 
-def render_default(kind: str, context: dict[str, Any]) -> Rendered | None:
-    """The built-in text for an email an employer has no template for: nobody goes unanswered."""
+def render_default(kind: str, *, lead: Lead, language: str | None = None) -> Rendered | None:
+    """The built-in text of this kind in the lead's language (None for a kind without one).
+    A language whose catalogue lacks the text gets English, and the row says so."""
     if kind not in _DEFAULTS:
         return None
+    wanted = language or lead_language(lead)
     subject, template_name = _DEFAULTS[kind]
-    return Rendered(subject=subject.format(name=context["employer"]["name"]),
-                    text=render_to_string(template_name, context), html="")
+    with translation.override(wanted):
+        translated = wanted == Language.EN or gettext(subject) != subject
+    written_in = wanted if translated else Language.EN.value
+    with translation.override(written_in):
+        context = template_context(lead)
+        return Rendered(
+            subject=gettext(subject) % {"name": context["employer"]["name"]},
+            text=render_to_string(template_name, context), html="", language=written_in,
+            fallback="" if translated else f"sent in English: this email has no {Language(wanted).label} text yet",
+        )
 
 
 def message_id(unique_key: str) -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 # Far enough for any date a person or a report means; near enough that a day or a year added
 # to it, or a time zone, never overflows.
@@ -21,7 +22,8 @@ class BoundedDateField(forms.DateField):
         result = super().to_python(value)
         if result is not None and not EARLIEST_DATE <= result <= LATEST_DATE:
             raise ValidationError(
-                f"Enter a date between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}.", code="out_of_range"
+                gettext("Enter a date between %(earliest)s and %(latest)s.")
+                % {"earliest": f"{EARLIEST_DATE:%Y}", "latest": f"{LATEST_DATE:%Y}"}, code="out_of_range"
             )
         return result
 

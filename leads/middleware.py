@@ -9,8 +9,11 @@ from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
-from django.utils.cache import patch_cache_control
+from django.utils import translation
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.datastructures import MultiValueDict
+
+from leads import i18n
 
 # Pages without personal data, which browsers and proxies may keep as usual: the public form
 # (its CSRF token makes it per-person already, and Vary: Cookie says so), static files, health.
@@ -30,6 +33,40 @@ class PrivacyHeadersMiddleware:
         response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         if not request.path.startswith(_CACHEABLE_PREFIXES):
             patch_cache_control(response, no_store=True, private=True)
+        return response
+
+
+class LanguageMiddleware:
+    """The language of every page (docs/languages.md), in place of Django's LocaleMiddleware,
+    which knows neither the recruiters' two languages nor an employer's own list.
+
+    Recruiter pages: the recruiter's saved choice (in the session), else Accept-Language among
+    ``RECRUITER_LANGUAGES``. Public pages start from ``?lang=`` or Accept-Language among all six;
+    their views then narrow it to the employer's languages (``leads.i18n.activate_public``),
+    which only they know. The thread's language is restored afterwards, so that it never leaks
+    into the next request served by this thread.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        public = i18n.is_public_path(request.path_info)
+        if request.path_info.startswith("/api/"):
+            # A machine's interface: its messages stay in one language, whatever the client sends.
+            language = settings.LANGUAGE_CODE
+        elif public:
+            every = [code for code, _name in settings.LANGUAGES]
+            language = i18n.public_language(request, languages=every, default=settings.LANGUAGE_CODE)
+        else:
+            language = i18n.recruiter_language(request)
+        with translation.override(language):
+            request.LANGUAGE_CODE = language
+            response = self.get_response(request)
+            response.setdefault("Content-Language", translation.get_language())
+        if public:
+            # Without ?lang= the browser's languages choose the page: caches must keep them apart.
+            patch_vary_headers(response, ("Accept-Language",))
         return response
 
 

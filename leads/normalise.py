@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext
 
 
 def normalise_email(value: str) -> str:
@@ -28,10 +29,13 @@ def normalise_phone(value: str, country_code: str = "") -> str:
     try:
         number = phonenumbers.parse(raw, (country_code or "").upper() or None)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError("Enter a phone number with its country code, for example +64 21 123 4567.") from exc
+        raise ValidationError(
+            gettext("Enter a phone number with its country code, for example +64 21 123 4567.")
+        ) from exc
     if not phonenumbers.is_possible_number(number):
         raise ValidationError(
-            "This phone number does not look complete: write it with its country code, for example +64 21 123 4567."
+            gettext("This phone number does not look complete: write it with its country code, "
+                    "for example +64 21 123 4567.")
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.dateparse import parse_date
 
-from leads.models import Lead, LegalBasis, MoveTimeline, Opening, RelocatingWith, VisaPathway
+from leads.models import Language, Lead, LegalBasis, MoveTimeline, Opening, RelocatingWith, VisaPathway
 from leads.normalise import normalise_phone, normalise_profile_url
 
 
@@ -56,6 +56,9 @@ class Repeat(enum.StrEnum):
     KEEP = "keep"  # never changed by an inquiry (how the person first arrived)
 
 
+# A section for what an inquiry sets without asking (the language the form was read in).
+RECRUITER_ONLY = "recruiter"
+
 INQUIRY_PURPOSE = "Handling the person's inquiry about a job and a move"
 RECRUITERS_AND_ADMINS = "Recruiters and admins of the employer"
 
@@ -70,7 +73,9 @@ class Field:
     choices: type[models.TextChoices] | None = None
     maximum: int | None = None  # integers
     input_length: int | None = None  # what a form accepts before normalising (a phone with spaces)
-    section: str = ""  # the public form's fieldset: "about", "role", "move", "consent", "" = hidden
+    # The public form's fieldset: "about", "role", "move", "consent"; RECRUITER_ONLY: on the
+    # recruiters' forms, never asked on the public one; "" = on no form.
+    section: str = ""
     editable: bool = True  # a recruiter may correct it
     from_inquiry: bool = True  # an inquiry (form, API, import, email) may set it
     repeat: Repeat = Repeat.REPLACE
@@ -120,6 +125,13 @@ FIELDS: tuple[Field, ...] = (
     Field("time_zone", Kind.ZONE, "Time zone", question="Your time zone", help="Leave empty to use your country's.",
           section="about", exported=False, personal=True,
           purpose="Sending emails and booking calls at a sensible hour"),
+    # Set by the channel, not asked: the language the public form was read in, the API body's or
+    # the import's column, an inbound email's Content-Language. The newest inquiry's wins (the
+    # language the person chose last is the one they read); the old one stays on the timeline,
+    # restorable, and an inquiry that names none changes nothing.
+    Field("language", Kind.CHOICE, "Language", question="Language of our emails to you", choices=Language,
+          section=RECRUITER_ONLY, personal=True,
+          purpose="Writing to the person in their language"),
     Field("profile_url", Kind.URL, "LinkedIn or portfolio URL", section="about", erased=True, personal=True,
           purpose="Assessing the person for an opening"),
     Field("opening", Kind.OPENING, "Opening", question="Opening of interest", section="role"),
@@ -407,6 +419,7 @@ __all__ = [
     "INQUIRY_FIELDS",
     "MERGE_FIELDS",
     "PERSONAL_FIELDS",
+    "RECRUITER_ONLY",
     "Field",
     "Kind",
     "Repeat",

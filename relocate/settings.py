@@ -87,6 +87,8 @@ MIDDLEWARE = [
     # Before anything reads the form: refuses input no form could store (400).
     "leads.middleware.InputCheckMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The page's language (docs/languages.md): the recruiter's choice kept in the session.
+    "leads.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

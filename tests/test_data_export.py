@@ -44,7 +44,7 @@ CV_BYTES = b"%PDF-1.4\n\x00\xff\xfe binary CV of Zoe \x89PNG\r\n" * 50
 # Every personal field of the declaration, with a value (a new personal field needs one here).
 ZOE = {
     "phone": "+14155552671", "current_country": "US", "current_city": "Portland",
-    "time_zone": "America/Los_Angeles", "profile_url": "https://www.linkedin.com/in/zoe-park",
+    "time_zone": "America/Los_Angeles", "language": "es", "profile_url": "https://www.linkedin.com/in/zoe-park",
     "role_of_interest": "Backend engineer", "years_experience": 7, "needs_sponsorship": True,
     "visa_pathway": "skilled_residence", "move_timeline": "6m", "earliest_move_date": dt.date(2027, 3, 1),
     "relocating_with": "family", "dependants": 2, "partner_needs_work_rights": True,

@@ -85,6 +85,7 @@ CELLS = {
     "dependants": cells(["0", "2", ""], [*BAD_INTEGERS, "21"]),
     "partner_needs_work_rights": cells(["yes", "no", ""], ["perhaps"]),
     "credentials_to_recognise": cells(["RN", ""], ["x" * 2001]),
+    "language": cells(["fr", "Français", "pt-br", "ar", ""], ["klingon", "zz", "fr-FR-x"]),
     **{name: cells(["linkedin", ""], ["x" * 121]) for name in ("utm_source", "utm_medium", "utm_campaign",
                                                                  "utm_term", "utm_content")},
 }

@@ -6,11 +6,18 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
+from django.utils import translation
 from django.utils.html import escape, format_html
 
 from leads import models as m
-from leads.admin.tenancy import HistoryAdmin, RelatedOnly, TenantScopedAdmin, TenantScopedInline
-from leads.emails import TemplateError, render_template, template_context
+from leads.admin.tenancy import (
+    HistoryAdmin,
+    RelatedOnly,
+    TenantConsistentForm,
+    TenantScopedAdmin,
+    TenantScopedInline,
+)
+from leads.emails import Rendered, TemplateError, render_template, template_context
 from leads.services.outbox import outbox_cancel, outbox_daily_counts, outbox_retry
 
 # Every variable a template may use (leads.emails.template_context); a test keeps the two equal.
@@ -30,11 +37,74 @@ TEMPLATE_VARIABLES: tuple[tuple[str, str], ...] = (
     ("still_interested_url", "the link that keeps their inquiry open"),
     ("my_data_url", "the link to see or erase their data"),
     ("link_days", "how many days that link works"),
+    ("link_until", "the day that link stops working (a date: {{ link_until|date }})"),
 )
 
 
 def template_variables_help() -> str:
     return "Variables: " + "; ".join(f"{{{{ {name} }}}} {what}" for name, what in TEMPLATE_VARIABLES) + "."
+
+
+def preview_html(*, lead: m.Lead, rendered: Rendered, src: str) -> str:
+    """A rendered email as the admin shows it: who for, the subject, the text, the HTML part
+    in a sandboxed frame."""
+    html_part = format_html(
+        '<iframe sandbox="" class="email-preview-html" title="HTML part" src="{}"></iframe>', src,
+    ) if rendered.html else ""
+    return format_html(
+        '<p>For <strong>{}</strong> &lt;{}&gt;</p><p><strong>Subject:</strong> {}</p>'
+        '<pre class="email-preview-text">{}</pre>{}',
+        # escape(), not format_html's own: a rendered template is marked safe, and a lead's
+        # name from the public form must never become markup on this page.
+        escape(lead.name), escape(lead.email), escape(rendered.subject), escape(rendered.text), html_part,
+    )
+
+
+def sample_lead(employer_id: int) -> m.Lead | None:
+    """The lead a preview is rendered for: the employer's newest."""
+    return (m.Lead.objects.filter(employer_id=employer_id, erased_at__isnull=True)
+            .select_related("employer", "owner", "opening").order_by("-created_at").first())
+
+
+def render_in(source: m.EmailTemplate | m.EmailTemplateTranslation, lead: m.Lead, language: str) -> Rendered:
+    """The template (or a translation) rendered for the lead in that language, as it would be sent."""
+    with translation.override(language):
+        return render_template(source, template_context(lead))
+
+
+class EmailTemplateTranslationForm(TenantConsistentForm):
+    class Meta:
+        model = m.EmailTemplateTranslation
+        fields = ("language", "subject", "body_text", "body_html")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("body_text", "body_html"):
+            self.fields[name].help_text = template_variables_help()
+
+
+class EmailTemplateTranslationInline(TenantScopedInline, admin.StackedInline):
+    """The template in more languages: a lead whose language has one gets it; the others get
+    the template itself (the employer's default language)."""
+
+    model = m.EmailTemplateTranslation
+    form = EmailTemplateTranslationForm
+    fields = ("language", "subject", "body_text", "body_html", "preview")
+    readonly_fields = ("preview",)
+
+    @admin.display(description="Preview in this language")
+    def preview(self, obj: m.EmailTemplateTranslation) -> str:
+        if obj.pk is None:
+            return "Save the translation to see a preview."
+        lead = sample_lead(obj.template.employer_id)
+        if lead is None:
+            return "No lead yet to preview with."
+        try:
+            rendered = render_in(obj, lead, obj.language)
+        except TemplateError as exc:
+            return str(exc)
+        src = reverse("admin:leads_emailtemplate_preview_html", args=[obj.template_id]) + f"?language={obj.language}"
+        return preview_html(lead=lead, rendered=rendered, src=src)
 
 
 @admin.register(m.EmailTemplate)
@@ -44,6 +114,7 @@ class EmailTemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
     search_fields = ("name", "subject")
     list_select_related = ("employer",)
     readonly_fields = ("preview",)
+    inlines = (EmailTemplateTranslationInline,)
 
     class Media:
         css = {"all": ["css/admin-relocate.css"]}
@@ -57,32 +128,28 @@ class EmailTemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description="Preview with a real lead")
     def preview(self, obj: m.EmailTemplate) -> str:
-        """The saved template rendered for the employer's newest lead, as it would be sent."""
+        """The saved template rendered for the employer's newest lead, as it would be sent, in
+        the employer's default language (each translation has its own preview below)."""
         rendered, lead, problem = self._render_preview(obj)
         if problem:
             return problem
-        html_part = format_html(
-            '<iframe sandbox="" class="email-preview-html" title="HTML part" src="{}"></iframe>',
-            reverse("admin:leads_emailtemplate_preview_html", args=[obj.pk]),
-        ) if rendered.html else ""
-        return format_html(
-            '<p>For <strong>{}</strong> &lt;{}&gt;</p><p><strong>Subject:</strong> {}</p>'
-            '<pre class="email-preview-text">{}</pre>{}',
-            # escape(), not format_html's own: a rendered template is marked safe, and a lead's
-            # name from the public form must never become markup on this page.
-            escape(lead.name), escape(lead.email), escape(rendered.subject), escape(rendered.text), html_part,
-        )
+        return preview_html(lead=lead, rendered=rendered,
+                            src=reverse("admin:leads_emailtemplate_preview_html", args=[obj.pk]))
 
     @staticmethod
-    def _render_preview(obj: m.EmailTemplate):
+    def _render_preview(obj: m.EmailTemplate, language: str = ""):
         if obj.pk is None:
             return None, None, "Save the template to see a preview."
-        lead = (m.Lead.objects.filter(employer_id=obj.employer_id, erased_at__isnull=True)
-                .select_related("employer", "owner", "opening").order_by("-created_at").first())
+        lead = sample_lead(obj.employer_id)
         if lead is None:
             return None, None, "No lead yet to preview with."
+        source: m.EmailTemplate | m.EmailTemplateTranslation | None = obj
+        if language:
+            source = obj.translations.filter(language=language).first()
+            if source is None:
+                return None, None, "No translation in this language."
         try:
-            return render_template(obj, template_context(lead)), lead, ""
+            return render_in(source, lead, language or lead.employer.default_language), lead, ""
         except TemplateError as exc:
             return None, None, str(exc)
 
@@ -94,11 +161,13 @@ class EmailTemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
         ]
 
     def preview_html_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        """The HTML part alone, for the preview's sandboxed frame: an email's own inline styles
-        are its design, so this one response allows them (and nothing else: no script, no
-        request anywhere), and it may be framed by our own admin only."""
+        """The HTML part alone (of the translation ``?language=`` names), for the preview's
+        sandboxed frame: an email's own inline styles are its design, so this one response allows
+        them (and nothing else: no script, no request anywhere), and it may be framed by our own
+        admin only."""
         obj = self.get_visible_or_404(request, str(object_id))
-        rendered, _, problem = self._render_preview(obj)
+        language = request.GET.get("language", "")[:8]
+        rendered, _, problem = self._render_preview(obj, language if language in m.Language.values else "")
         response = HttpResponse(problem or rendered.html or "", content_type="text/html; charset=utf-8")
         response._csp_replace = {
             "default-src": ["'none'"], "style-src": ["'unsafe-inline'"], "img-src": ["data:"],

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
 from leads import models as m
-from leads.admin.tenancy import RelatedOnly, TenantScopedAdmin
+from leads.admin.tenancy import RelatedOnly, TenantConsistentForm, TenantScopedAdmin
+
+
+class EmployerForm(TenantConsistentForm):
+    """The public form's languages as checkboxes; the default language must be one of them."""
+
+    languages = forms.MultipleChoiceField(
+        choices=m.Language.choices, widget=forms.CheckboxSelectMultiple, required=True,
+        help_text="The languages the public form and its pages offer; emails fall back to the default language.",
+    )
+
+    class Meta:
+        model = m.Employer
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        default, languages = data.get("default_language"), data.get("languages")
+        if default and languages and default not in languages:
+            self.add_error("default_language", "The default language must be one of the languages enabled above.")
+        return data
 
 
 @admin.register(m.Employer)
 class EmployerAdmin(TenantScopedAdmin, admin.ModelAdmin):
+    form = EmployerForm
     # A new employer would vanish from its creator's scope; deleting one takes every lead with it.
     superuser_only_actions = frozenset({"add", "delete"})
     list_display = ("name", "slug", "destination_country", "public_intake_enabled", "time_zone", "created_at")

@@ -416,3 +416,129 @@ SEQUENCE_STEPS: tuple[tuple[int, int, str, str], ...] = (
     (2, 5, "previous", "Follow-up 2: visas and relocation"),
     (3, 10, "previous", "Follow-up 3: last check-in"),
 )
+
+# --- the applicant's languages ----------------------------------------------------------------
+
+# The language a demo lead writes in, by the country they live in (the others: the employer's default).
+COUNTRY_LANGUAGES: dict[str, str] = {
+    "FR": "fr", "BE": "fr", "DE": "de", "AT": "de", "ES": "es", "MX": "es", "AR": "es", "CO": "es",
+    "BR": "pt-br", "EG": "ar", "SA": "ar", "AE": "ar", "MA": "ar",
+}
+# The languages the demo employers' public forms offer.
+EMPLOYER_LANGUAGES: tuple[str, ...] = ("en", "fr", "de", "es", "pt-br", "ar")
+# "{in_destination}" in a translation: the destination with the preposition its language wants.
+IN_DESTINATION: dict[str, dict[str, str]] = {
+    "fr": {"NZ": "en Nouvelle-Zélande", "CA": "au Canada"},
+    "de": {"NZ": "in Neuseeland", "CA": "in Kanada"},
+    "es": {"NZ": "en Nueva Zelanda", "CA": "en Canadá"},
+    "pt-br": {"NZ": "na Nova Zelândia", "CA": "no Canadá"},
+    "ar": {"NZ": "في نيوزيلندا", "CA": "في كندا"},
+}
+# (template name, language, subject, body_text): the acknowledgement and the first follow-up in
+# each of the applicant's languages, as a recruiter writing in that language would put them.
+TRANSLATIONS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "Acknowledgement", "fr",
+        "Merci de nous avoir écrit, {{ lead.name }}",
+        "Bonjour {{ lead.name }},\n\n"
+        "Merci de votre intérêt pour un poste chez {{ employer.name }} {in_destination}. Nous lisons "
+        "chaque message, et {{ recruiter.name }} vous répondra sous un jour ouvré.\n\n"
+        "Votre demande concerne : {{ opening }}.\n\n"
+        "Bien cordialement,\n{{ recruiter.name }}\n{{ employer.name }}\n\n"
+        "Consulter ou effacer les données que nous détenons sur vous (lien valable {{ link_days }} jours) : "
+        "{{ my_data_url }}\n"
+        "Vous ne souhaitez plus recevoir nos e-mails ? Désabonnement : {{ unsubscribe_url }}\n",
+    ),
+    (
+        "Follow-up 1: next steps", "fr",
+        "Vos prochaines étapes avec {{ employer.name }}",
+        "Bonjour {{ lead.name }},\n\n"
+        "Je reviens vers vous au sujet de votre message concernant {{ opening }}. Le plus simple pour "
+        "avancer : une courte candidature avec votre CV. Nous vous répondrons sous une semaine.\n\n"
+        "Pour toute question, il vous suffit de répondre à cet e-mail.\n\n"
+        "{{ recruiter.name }}\n\nSe désabonner : {{ unsubscribe_url }}\n",
+    ),
+    (
+        "Acknowledgement", "de",
+        "Danke für Ihre Nachricht, {{ lead.name }}",
+        "Guten Tag {{ lead.name }},\n\n"
+        "vielen Dank für Ihr Interesse an einer Stelle bei {{ employer.name }} {in_destination}. Wir lesen "
+        "jede Nachricht, und {{ recruiter.name }} meldet sich innerhalb eines Arbeitstages bei Ihnen.\n\n"
+        "Ihre Anfrage betrifft: {{ opening }}.\n\n"
+        "Viele Grüße\n{{ recruiter.name }}\n{{ employer.name }}\n\n"
+        "Ihre bei uns gespeicherten Daten einsehen oder löschen (der Link gilt {{ link_days }} Tage): "
+        "{{ my_data_url }}\n"
+        "Sie möchten keine E-Mails mehr von uns erhalten? Hier abmelden: {{ unsubscribe_url }}\n",
+    ),
+    (
+        "Follow-up 1: next steps", "de",
+        "Ihre nächsten Schritte mit {{ employer.name }}",
+        "Guten Tag {{ lead.name }},\n\n"
+        "ich komme noch einmal auf Ihre Nachricht zu {{ opening }} zurück. Am schnellsten geht es mit "
+        "einer kurzen Bewerbung samt Lebenslauf; wir melden uns dann innerhalb einer Woche bei Ihnen.\n\n"
+        "Bei Fragen antworten Sie einfach auf diese E-Mail.\n\n"
+        "{{ recruiter.name }}\n\nAbmelden: {{ unsubscribe_url }}\n",
+    ),
+    (
+        "Acknowledgement", "es",
+        "Gracias por escribirnos, {{ lead.name }}",
+        "Hola, {{ lead.name }}:\n\n"
+        "Gracias por tu interés en trabajar en {{ employer.name }} {in_destination}. Leemos todos los "
+        "mensajes y {{ recruiter.name }} te responderá en un plazo de un día hábil.\n\n"
+        "Nos preguntaste por: {{ opening }}.\n\n"
+        "Un saludo,\n{{ recruiter.name }}\n{{ employer.name }}\n\n"
+        "Consulta o borra los datos que tenemos sobre ti (el enlace es válido durante {{ link_days }} días): "
+        "{{ my_data_url }}\n"
+        "¿No quieres recibir estos correos? Date de baja aquí: {{ unsubscribe_url }}\n",
+    ),
+    (
+        "Follow-up 1: next steps", "es",
+        "Tus próximos pasos con {{ employer.name }}",
+        "Hola, {{ lead.name }}:\n\n"
+        "Te escribo de nuevo por tu mensaje sobre {{ opening }}. La forma más rápida de avanzar es "
+        "enviarnos una breve solicitud con tu CV; te responderemos en el plazo de una semana.\n\n"
+        "Si tienes cualquier pregunta, responde a este correo.\n\n"
+        "{{ recruiter.name }}\n\nDarte de baja: {{ unsubscribe_url }}\n",
+    ),
+    (
+        "Acknowledgement", "pt-br",
+        "Obrigado pelo contato, {{ lead.name }}",
+        "Olá, {{ lead.name }},\n\n"
+        "Obrigado pelo seu interesse em trabalhar na {{ employer.name }} {in_destination}. Lemos todas as "
+        "mensagens, e {{ recruiter.name }} vai responder a você em até um dia útil.\n\n"
+        "Você perguntou sobre: {{ opening }}.\n\n"
+        "Atenciosamente,\n{{ recruiter.name }}\n{{ employer.name }}\n\n"
+        "Veja ou apague os dados que temos sobre você (o link vale por {{ link_days }} dias): "
+        "{{ my_data_url }}\n"
+        "Não quer mais receber nossos e-mails? Cancele a inscrição: {{ unsubscribe_url }}\n",
+    ),
+    (
+        "Follow-up 1: next steps", "pt-br",
+        "Seus próximos passos com a {{ employer.name }}",
+        "Olá, {{ lead.name }},\n\n"
+        "Estou retomando o contato sobre a sua mensagem a respeito de {{ opening }}. O caminho mais rápido "
+        "é enviar uma candidatura curta com o seu currículo; daremos um retorno em até uma semana.\n\n"
+        "Se tiver qualquer dúvida, é só responder a este e-mail.\n\n"
+        "{{ recruiter.name }}\n\nCancelar inscrição: {{ unsubscribe_url }}\n",
+    ),
+    (
+        "Acknowledgement", "ar",
+        "شكرًا لتواصلك معنا، {{ lead.name }}",
+        "مرحبًا {{ lead.name }}،\n\n"
+        "شكرًا لاهتمامك بالعمل لدى {{ employer.name }} {in_destination}. نقرأ كل رسالة تصلنا، "
+        "وسيتواصل معك {{ recruiter.name }} خلال يوم عمل واحد.\n\n"
+        "استفسارك عن: {{ opening }}.\n\n"
+        "مع أطيب التحيات،\n{{ recruiter.name }}\n{{ employer.name }}\n\n"
+        "للاطلاع على بياناتك لدينا أو حذفها (الرابط صالح لمدة {{ link_days }} يومًا): {{ my_data_url }}\n"
+        "لا ترغب في تلقي رسائلنا؟ يمكنك إلغاء الاشتراك من هنا: {{ unsubscribe_url }}\n",
+    ),
+    (
+        "Follow-up 1: next steps", "ar",
+        "خطواتك التالية مع {{ employer.name }}",
+        "مرحبًا {{ lead.name }}،\n\n"
+        "أتابع معك بخصوص رسالتك عن {{ opening }}. أسرع طريقة للمضي قدمًا هي أن ترسل إلينا طلبًا قصيرًا "
+        "مع سيرتك الذاتية، وسنعود إليك خلال أسبوع.\n\n"
+        "إن كانت لديك أي أسئلة، فما عليك إلا الرد على هذه الرسالة.\n\n"
+        "{{ recruiter.name }}\n\nلإلغاء الاشتراك: {{ unsubscribe_url }}\n",
+    ),
+)

@@ -143,6 +143,8 @@ class LeadGenerator:
             phone=self._phone(rng, country),
             current_country=country,
             current_city=city,
+            # Deterministic: the language of the country they live in, else the employer's default.
+            language=data.COUNTRY_LANGUAGES.get(country, ""),
             time_zone=zone_name_for_country(country),
             profile_url=f"https://portfolio.example.org/{handle.replace('.', '-')}" if rng.random() < 0.35 else "",
             opening_id=opening.id if opening else None,

@@ -15,6 +15,7 @@ from leads.demo import data
 from leads.models import (
     ClosedReason,
     EmailTemplate,
+    EmailTemplateTranslation,
     Employer,
     MarkedEvent,
     Membership,
@@ -84,6 +85,7 @@ def _employer(spec: data.EmployerSpec, users: dict[str, AbstractUser], now: dt.d
             "brand_colour": spec.brand_colour,
             "sender_name": spec.sender_name,
             "sender_email": spec.sender_email,
+            "languages": list(data.EMPLOYER_LANGUAGES),
         },
     )
     recruiters = _memberships(employer, spec, users)
@@ -154,6 +156,7 @@ def _templates_and_sequence(employer: Employer, spec: data.EmployerSpec) -> None
             },
         )
         templates[name] = template
+    _translations(templates, spec)
     sequence, _ = Sequence.objects.get_or_create(employer=employer, name=data.SEQUENCE_NAME)
     for position, delay_days, delay_from, template_name in data.SEQUENCE_STEPS:
         SequenceStep.objects.get_or_create(
@@ -164,6 +167,15 @@ def _templates_and_sequence(employer: Employer, spec: data.EmployerSpec) -> None
     if employer.default_sequence_id is None:
         employer.default_sequence = sequence
         employer.save(update_fields=["default_sequence"])
+
+
+def _translations(templates: dict[str, EmailTemplate], spec: data.EmployerSpec) -> None:
+    for name, language, subject, body in data.TRANSLATIONS:
+        in_destination = data.IN_DESTINATION[language][spec.destination]
+        EmailTemplateTranslation.objects.get_or_create(
+            template=templates[name], language=language,
+            defaults={"subject": subject, "body_text": body.replace("{in_destination}", in_destination)},
+        )
 
 
 def _skills(employer: Employer, spec: data.EmployerSpec) -> tuple[tuple[int, str], ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from django.utils.translation import get_language, override
 from django_countries import countries
 
 from leads.timezones import available_zones
@@ -16,15 +17,20 @@ def country_choices(blank: str = "—") -> list[tuple[str, str]]:
 
 
 # Callables, not lists: Django copies a form's fields for every form it builds, and copying
-# lists of ~250 countries and ~600 zones was most of the public form's own cost.
-@functools.cache
+# lists of ~250 countries and ~600 zones was most of the public form's own cost. Built once per
+# language: django-countries names (and sorts) them in the active one.
 def countries_or_none() -> tuple[tuple[str, str], ...]:
-    return tuple(country_choices())
+    return _countries_in(get_language() or "en")
+
+
+def countries_only() -> tuple[tuple[str, str], ...]:
+    return _countries_in(get_language() or "en")[1:]
 
 
 @functools.cache
-def countries_only() -> tuple[tuple[str, str], ...]:
-    return tuple(country_choices()[1:])
+def _countries_in(language: str) -> tuple[tuple[str, str], ...]:
+    with override(language):
+        return tuple((code, str(name)) for code, name in country_choices())
 
 
 @functools.cache

@@ -149,9 +149,13 @@ def _legal_basis_field(choices: Iterable[tuple[str, str]], *, required: bool) ->
     )
 
 
+def _recruiter_sets(spec: profile.Field) -> bool:
+    return _answered(spec) or (spec.editable and spec.section == profile.RECRUITER_ONLY)
+
+
 _RecruiterProfileForm = profile_form_class(
     "RecruiterProfileForm", ProfileFormBase,
-    profile_fields(RECRUITER, _answered),
+    profile_fields(RECRUITER, _recruiter_sets),
     "The profile as recruiters read it.",
 )
 
@@ -169,6 +173,7 @@ class LeadEditForm(_RecruiterProfileForm):
         self.fields["name"].label = "Name"
         self.fields["email"].help_text = "The lead's identity: a later inquiry from the old address makes a new lead."
         self.fields["citizenships"].help_text = ""
+        self.fields["language"].help_text = "Of the emails to this lead; empty: the employer's default language."
 
     def identity_and_lists(self) -> dict[str, Any]:
         data = self.cleaned_data

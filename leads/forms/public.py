@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
@@ -17,8 +18,10 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.forms.utils import pretty_name
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import get_language, gettext, gettext_lazy
 
 from leads import profile
 from leads.forms.profile import APPLICANT, ProfileFormBase, profile_fields, profile_form_class
@@ -63,13 +66,14 @@ class PublicInquiryForm(_PublicProfileForm):
     submission accepted now is one the worker can store.
     """
 
-    opening = forms.TypedChoiceField(coerce=int, empty_value=None, required=False, label="Opening of interest")
+    opening = forms.TypedChoiceField(coerce=int, empty_value=None, required=False,
+                                     label=gettext_lazy("Opening of interest"))
     privacy_accepted = forms.BooleanField(
         required=True, label=DEFAULT_INQUIRY_WORDING,
-        error_messages={"required": "Please accept the privacy terms so that we can store your inquiry."},
+        error_messages={"required": gettext_lazy("Please accept the privacy terms so that we can store your inquiry.")},
     )
     # Honeypot: hidden from people, filled by form-filling bots.
-    website = forms.CharField(required=False, max_length=200, label="Leave this field empty")
+    website = forms.CharField(required=False, max_length=200, label=gettext_lazy("Leave this field empty"))
     started = forms.CharField(widget=forms.HiddenInput, max_length=200)
     # A CV that passed its checks on a round that had other errors: stored, and signed here, so
     # that the person need not choose the file again (a browser cannot keep it in the field).
@@ -79,9 +83,9 @@ class PublicInquiryForm(_PublicProfileForm):
     NOT_RAW = frozenset({"csrfmiddlewaretoken", "website", "started", "cv_kept"})
     # Long lists: rendered by string joining, and searchable where JavaScript runs.
     SEARCHABLE = {
-        "current_country": "Type to search countries.",
-        "citizenships": "Type to search; choose every country whose passport you hold.",
-        "time_zone": "Type a city, e.g. Chicago. Leave empty to use your country's.",
+        "current_country": gettext_lazy("Type to search countries."),
+        "citizenships": gettext_lazy("Type to search; choose every country whose passport you hold."),
+        "time_zone": gettext_lazy("Type a city, e.g. Chicago. Leave empty to use your country's."),
     }
 
     def __init__(self, *args, openings: tuple[tuple[int, str], ...] = (), privacy_policy_url: str = "",
@@ -89,26 +93,52 @@ class PublicInquiryForm(_PublicProfileForm):
         super().__init__(*args, **kwargs)
         self.refused = False
         self.cv_is_kept = False
+        self._translate_declared()
         # Each consent's wording is shown exactly as the policy version words it (and stored so
-        # with the consent); the link to the policy comes after it, not inside it.
-        self.consent = consent or ConsentShown(None, DEFAULT_INQUIRY_WORDING, DEFAULT_NEWS_WORDING)
+        # with the consent, as shown: translated when it is our default wording; an employer's
+        # own wording is theirs and shown as they wrote it); the link to the policy comes after it.
+        self.consent = _translated_consent(consent or ConsentShown(None, DEFAULT_INQUIRY_WORDING,
+                                                                   DEFAULT_NEWS_WORDING))
         if privacy_policy_url:
             self.fields["privacy_accepted"].label = format_html(
-                '{} (<a href="{}" target="_blank" rel="noopener">privacy policy</a>)',
-                self.consent.inquiry_wording, privacy_policy_url,
+                '{} (<a href="{}" target="_blank" rel="noopener">{}</a>)',
+                self.consent.inquiry_wording, privacy_policy_url, gettext("privacy policy"),
             )
         else:
             self.fields["privacy_accepted"].label = self.consent.inquiry_wording
         self.fields["marketing_opt_in"].label = self.consent.news_wording
-        self.fields["opening"].choices = [("", "Any suitable role"), *openings]
-        self.fields["started"].error_messages["required"] = "The form was incomplete. Please try again."
+        self.fields["opening"].choices = [("", gettext("Any suitable role")), *openings]
+        self.fields["started"].error_messages["required"] = gettext("The form was incomplete. Please try again.")
         for name, js_help in self.SEARCHABLE.items():
             field = self.fields[name]
             widget_class = FastSelectMultiple if name == "citizenships" else FastSelect
             field.widget = widget_class(
-                attrs={"data-searchable": "true", "data-js-help": js_help}, choices=field.choices
+                attrs={"data-searchable": "true", "data-js-help": str(js_help)}, choices=field.choices
             )
         self.helper = self._helper()
+
+    def _translate_declared(self) -> None:
+        """Labels, help texts and choices come from the declaration (leads/profile.py) in
+        English; here they are put in the page's language, as the form is built.
+        ``leads/i18n_strings.py`` puts each of them in the catalogues."""
+        for name, field in self.fields.items():
+            if field.widget.is_hidden:
+                continue
+            field.label = gettext(str(field.label)) if field.label else gettext(pretty_name(name))
+            if field.help_text:
+                field.help_text = gettext(str(field.help_text))
+            # Only short lists written here: countries and zones are callables, named by their own library.
+            if isinstance(field, forms.ChoiceField) and isinstance(field.choices, list) and name != "opening":
+                field.choices = [(value, gettext(str(label))) for value, label in field.choices]
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        # The intake's own rules word their errors in English (leads/profile.py): translated here.
+        if hasattr(exc, "error_dict"):
+            exc = ValidationError({field: [gettext(m) for m in messages]
+                                   for field, messages in exc.message_dict.items()})
+        else:
+            exc = ValidationError([gettext(m) for m in exc.messages])
+        super().add_service_errors(exc)
 
     @staticmethod
     def _helper() -> FormHelper:
@@ -120,13 +150,13 @@ class PublicInquiryForm(_PublicProfileForm):
         role.insert(role.index("years_experience") + 1, "skills")
         hidden = [spec.name for spec in profile.FIELDS if spec.from_inquiry and spec.kind is Kind.HIDDEN]
         helper.layout = Layout(
-            Fieldset("About you", *about),
-            Fieldset("The role", *role),
-            Fieldset("Your move", *profile.public_fields("move")),
-            Fieldset("Consent", "privacy_accepted", *profile.public_fields("consent")),
+            Fieldset(gettext("About you"), *about),
+            Fieldset(gettext("The role"), *role),
+            Fieldset(gettext("Your move"), *profile.public_fields("move")),
+            Fieldset(gettext("Consent"), "privacy_accepted", *profile.public_fields("consent")),
             Div("website", css_class="d-none", aria_hidden="true"),
             "started", "cv_kept", *hidden,
-            Submit("submit", "Send my inquiry", css_class="btn-lg"),
+            Submit("submit", gettext("Send my inquiry"), css_class="btn-lg"),
         )
         return helper
 
@@ -167,7 +197,7 @@ class PublicInquiryForm(_PublicProfileForm):
         data = super().clean()
         if data.get("website"):
             self.refused = True
-            raise ValidationError("Your inquiry could not be accepted. Please leave the hidden field empty.")
+            raise ValidationError(gettext("Your inquiry could not be accepted. Please leave the hidden field empty."))
         try:
             self._check_fill_time(data.get("started"))
         except ValidationError as exc:
@@ -197,16 +227,20 @@ class PublicInquiryForm(_PublicProfileForm):
             started = float(str(value).split(":", 1)[0])
         except (signing.BadSignature, TypeError, ValueError):
             self.refused = True
-            raise ValidationError("The form has expired. Please fill it in again.") from None
+            raise ValidationError(gettext("The form has expired. Please fill it in again.")) from None
         if time.time() - started < settings.RELOCATE_PUBLIC_FORM_MIN_SECONDS:
-            raise ValidationError("That was very quick. Please check your answers and send the form again.")
+            raise ValidationError(gettext("That was very quick. Please check your answers and send the form again."))
 
     def submission_data(self) -> dict[str, Any]:
         """What the intake worker passes to inquiry_receive (the CV travels as a file name)."""
         data = self.cleaned_data
+        fields = {k: v for k, v in self.lead_fields().items() if k != "cv"}
+        if "language" in profile.INQUIRY_FIELDS and not fields.get("language"):
+            # The language the person read the form in: the emails to them use it.
+            fields["language"] = get_language()
         return {
             "email": data["email"], "name": data["name"],
-            "fields": {k: v for k, v in self.lead_fields().items() if k != "cv"},
+            "fields": fields,
             "citizenships": list(data.get("citizenships") or []), "skills": self.skill_names(),
             "subject": "Inquiry from the web form", "body": data.get("motivation", ""),
             "consent": self.consent.as_json(),
@@ -222,3 +256,12 @@ class PublicInquiryForm(_PublicProfileForm):
         if cv:
             raw["cv"] = cv.name
         return raw
+
+
+def _translated_consent(consent: ConsentShown) -> ConsentShown:
+    def shown(wording: str) -> str:
+        # Only our default wording: an employer's own is shown (and recorded) as they wrote it.
+        return gettext(wording) if wording in (DEFAULT_INQUIRY_WORDING, DEFAULT_NEWS_WORDING) else wording
+
+    return dataclasses.replace(consent, inquiry_wording=shown(consent.inquiry_wording),
+                               news_wording=shown(consent.news_wording))

@@ -8,6 +8,7 @@ import zipfile
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext
 
 CV_MAX_BYTES = 5 * 1024 * 1024
 
@@ -34,15 +35,15 @@ def clean_cv_upload(upload: UploadedFile | None) -> UploadedFile | None:
     if not upload:
         return None
     if upload.size > CV_MAX_BYTES:
-        raise ValidationError("The CV is larger than 5 MB. Please upload a smaller file.")
+        raise ValidationError(gettext("The CV is larger than 5 MB. Please upload a smaller file."))
     extension = os.path.splitext(upload.name or "")[1].lower().lstrip(".")
     if extension not in {"pdf", "doc", "docx"}:
-        raise ValidationError("Upload the CV as a PDF, DOC or DOCX file.")
+        raise ValidationError(gettext("Upload the CV as a PDF, DOC or DOCX file."))
     upload.seek(0)
     kind = _sniff_cv(upload.read(8), upload)
     upload.seek(0)
     if kind != extension:
-        raise ValidationError("This file is not a real PDF, DOC or DOCX document.")
+        raise ValidationError(gettext("This file is not a real PDF, DOC or DOCX document."))
     # The person's file name may hold anything; the stored name is ours.
     upload.name = f"{uuid.uuid4().hex}.{kind}"
     return upload

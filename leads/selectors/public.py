@@ -23,6 +23,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django_countries.fields import Country
 
+from leads.i18n import enabled_languages
 from leads.models import Employer, Opening
 from leads.services.consent import (
     DEFAULT_INQUIRY_WORDING,
@@ -34,7 +35,7 @@ from leads.services.consent import (
 
 logger = logging.getLogger(__name__)
 
-_KEY = "public-page:v2:{slug}"
+_KEY = "public-page:v3:{slug}"
 # Saves and deletes drop the snapshot at once; the timeout only bounds a bulk change made
 # without them (a data migration, a raw UPDATE).
 _TIMEOUT_SECONDS = 3600
@@ -65,6 +66,9 @@ class PublicEmployer:
     news_wording: str = DEFAULT_NEWS_WORDING
     # When the next version takes effect: this snapshot is stale from then on.
     valid_until: dt.datetime | None = None
+    # The languages the public pages offer, the default first (leads.i18n.enabled_languages).
+    languages: tuple[str, ...] = ("en",)
+    default_language: str = "en"
 
     @property
     def consent_shown(self) -> ConsentShown:
@@ -99,7 +103,9 @@ def _load(slug: str) -> PublicEmployer | None:
         pk=employer.pk, slug=employer.slug, name=employer.name, destination_code=employer.destination_country.code,
         brand_colour=employer.brand_colour, has_logo=bool(employer.logo), openings=openings,
         privacy_policy_url=(policy.url if policy and policy.url else employer.privacy_policy_url),
-        valid_until=policy_next_effective_at(employer.pk, after=now), **wording,
+        valid_until=policy_next_effective_at(employer.pk, after=now),
+        languages=enabled_languages(employer.languages, employer.default_language),
+        default_language=employer.default_language, **wording,
     )
 
 

@@ -65,7 +65,8 @@ def compose_render(*, lead: Lead, sender, template: EmailTemplate | None = None,
         if template.employer_id != lead.employer_id:
             raise ValidationError({"template": "Choose a template of this lead's employer."})
         try:
-            rendered = emails.render_template(template, emails.template_context(lead, sender=sender))
+            rendered = emails.lead_email_render(lead=lead, kind=OutboundKind.ONE_OFF, template=template,
+                                                sender=sender)
         except emails.TemplateError as exc:
             raise ValidationError({"template": str(exc)}) from exc
         if not rendered.subject.strip() or not rendered.text.strip():
@@ -128,7 +129,7 @@ def lead_email_send(
         row, created = email_queue(
             employer=locked.employer, kind=OutboundKind.ONE_OFF, unique_key=unique_key, lead=locked,
             to_email=locked.email, template=template, sent_by=by, subject=rendered.subject,
-            body_text=rendered.text, body_html=rendered.html,
+            body_text=rendered.text, body_html=rendered.html, language=rendered.language,
         )
         if created:
             _record_contact(locked, by=by, subject=rendered.subject, at=row.scheduled_at)

@@ -33,7 +33,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from mailparser_reply import EmailReplyParser
 
-from leads.models import Employer, Inquiry, Lead, OutboundEmail, OutboundKind, Source, display_name
+from leads.models import Employer, Inquiry, Language, Lead, OutboundEmail, OutboundKind, Source, display_name
 from leads.normalise import normalise_email
 from leads.services.intake import inquiry_receive
 from leads.services.outbox import email_queue
@@ -74,6 +74,7 @@ class ParsedEmail:
     # was delivered to (To, Cc, Delivered-To, X-Original-To), lower-cased.
     references: tuple[str, ...] = ()
     recipients: tuple[str, ...] = ()
+    language: str = ""  # one of ours named by Content-Language; "" when none is
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def _parse(message: EmailMessage) -> ParsedEmail:
         message_id=_header_text(message, "Message-ID")[:998], date=_date(message),
         to=_header_text(message, "To")[:998], auto_reason=_auto_reason(message, from_addr),
         references=_references(message), recipients=_recipients(message),
+        language=content_language(_header_text(message, "Content-Language")),
     )
 
 
@@ -153,6 +155,7 @@ def _intake(parsed: ParsedEmail, *, employer: Employer, email: str, raw_fields: 
         return inquiry_receive(
             employer=employer, channel=Source.EMAIL, email=email, name=parsed.from_name,
             subject=parsed.subject, body=parsed.body,
+            fields={"language": parsed.language} if parsed.language else None,
             raw_fields={"message_id": parsed.message_id, "date": parsed.date, "to": parsed.to, **raw_fields},
             counts_as_reply=True,
         )
@@ -294,6 +297,21 @@ def _trailing_quote(text: str) -> tuple[str, str]:
 
 
 # --- reading the message ------------------------------------------------------------------
+
+
+def content_language(header: str) -> str:
+    """The first of our languages a Content-Language header names ("fr-CA, en" is fr; any
+    Portuguese is our Brazilian one); "" when it names none of them or is absent."""
+    for tag in header.lower().replace(";", ",").split(","):
+        tag = tag.strip()
+        primary = tag.split("-")[0]
+        if tag in Language.values:
+            return tag
+        if primary == "pt":
+            return Language.PT_BR.value
+        if primary in Language.values:
+            return primary
+    return ""
 
 
 def _header_text(message: EmailMessage, name: str) -> str:

@@ -65,6 +65,7 @@ def email_queue(
     subject: str = "",
     body_text: str = "",
     body_html: str = "",
+    language: str = "",
     scheduled_at: dt.datetime | None = None,
 ) -> tuple[OutboundEmail, bool]:
     """Queue one email; the same ``unique_key`` never queues twice. Sent right after commit
@@ -77,7 +78,7 @@ def email_queue(
             "message_id": emails.message_id(unique_key),
             "employer": employer, "kind": kind, "to_email": to_email, "lead": lead, "to_user": to_user,
             "template": template, "step": step, "sent_by": sent_by, "subject": subject[:300], "body_text": body_text,
-            "body_html": body_html, "scheduled_at": scheduled_at,
+            "body_html": body_html, "language": language, "scheduled_at": scheduled_at,
         },
     )
     if created and scheduled_at <= timezone.now() + _KICK_WITHIN:
@@ -168,6 +169,8 @@ def outbox_deliver(ids: Iterable[int], *, now: dt.datetime | None = None, deadli
         OutboundEmail.objects.filter(pk__in=list(ids), status=OutboundStatus.SENDING)
         .select_related("employer", "lead__employer", "lead__owner", "lead__opening", "template",
                         "step__sequence", "sent_by")
+        # The templates' translations, for the whole batch: the lead's language picks one.
+        .prefetch_related("template__translations")
         .order_by("scheduled_at", "id")
     )
     lead_ids = {row.lead_id for row in rows if row.lead_id}
@@ -258,7 +261,8 @@ def _deliver_one(row: OutboundEmail, replied: set[int], now: dt.datetime, connec
         return _retry_or_fail(row, now, _smtp_error(exc))
     OutboundEmail.objects.filter(pk=row.pk, status=OutboundStatus.SENDING).update(
         status=OutboundStatus.SENT, sent_at=timezone.now(), subject=rendered.subject[:300],
-        body_text=rendered.text, body_html=rendered.html, status_reason="", last_error="",
+        body_text=rendered.text, body_html=rendered.html, language=rendered.language or row.language,
+        status_reason=rendered.fallback[:300], last_error="",
     )
     return "sent"
 
@@ -335,10 +339,8 @@ def _render(row: OutboundEmail) -> emails.Rendered:
     if row.lead_id is None or row.kind == OutboundKind.ONE_OFF:
         # A one-off email was rendered when the recruiter previewed it: it goes out as they saw it.
         return emails.Rendered(subject=row.subject, text=row.body_text, html=row.body_html)
-    context = emails.template_context(row.lead)
-    if row.template_id:
-        return emails.render_template(row.template, context)
-    return emails.render_default(row.kind, context) or emails.Rendered(
+    # In the lead's language as it is now: a recruiter's correction since the email was queued counts.
+    return emails.lead_email_render(lead=row.lead, kind=row.kind, template=row.template) or emails.Rendered(
         subject=row.subject, text=row.body_text, html=row.body_html
     )
 

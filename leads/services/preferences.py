@@ -1,9 +1,10 @@
-"""A recruiter's own settings: the time zone the UI shows times in."""
+"""A recruiter's own settings: the time zone the UI shows times in, and its language."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from leads.i18n import SESSION_KEY as LANGUAGE_SESSION_KEY
 from leads.models import UserPreference
 from leads.timezones import available_zones
 
@@ -27,6 +28,17 @@ def session_store_time_zone(session, time_zone: str) -> None:
         session[SESSION_KEY] = time_zone
     else:
         session.pop(SESSION_KEY, None)
+
+
+def session_store_preferences(session, user) -> None:
+    """At login: the recruiter's saved zone and UI language follow them into the new session."""
+    zone, language = UserPreference.objects.filter(user_id=user.pk).values_list(
+        "time_zone", "language").first() or ("", "")
+    session_store_time_zone(session, zone)
+    if language:
+        session[LANGUAGE_SESSION_KEY] = language
+    else:
+        session.pop(LANGUAGE_SESSION_KEY, None)
 
 
 def user_time_zone(user) -> str:

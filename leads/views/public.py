@@ -17,11 +17,14 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
 from django.utils.html import escape
-from django.utils.translation import get_language
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leads.forms import PublicInquiryForm, started_token, started_token_claim
+from leads.i18n import activate_public, language_links, with_language
 from leads.models import Employer
 from leads.ratelimit import client_ip, client_ip_or_none, rate_limit_hit
 from leads.selectors.public import PublicEmployer, PublicPageUnavailable, public_employer
@@ -51,9 +54,12 @@ def _open_employer(slug: str) -> PublicEmployer:
 
 
 def _unavailable() -> HttpResponse:
+    # Without the employer its languages are unknown: the language of ?lang= or the browser.
     response = HttpResponse(
-        "<!doctype html><title>Please try again shortly</title><p>This page is briefly unavailable. "
-        "Please try again in a minute.</p>", status=503, content_type="text/html; charset=utf-8",
+        "<!doctype html><title>{}</title><p>{}</p>".format(
+            escape(gettext("Please try again shortly")),
+            escape(gettext("This page is briefly unavailable. Please try again in a minute.")),
+        ), status=503, content_type="text/html; charset=utf-8",
     )
     response["Retry-After"] = "60"
     return response
@@ -65,8 +71,9 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
         employer = _open_employer(slug)
     except _Unavailable:
         return _unavailable()
+    language = _activate(request, employer)
     if request.method == "GET":
-        return _cached_page(request, employer)
+        return _cached_page(request, employer, language)
     refusal = _refusal(request)
     if refusal:
         message, status = refusal
@@ -77,7 +84,7 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
                              privacy_policy_url=employer.privacy_policy_url, consent=employer.consent_shown)
     if form.is_valid() and not started_token_claim(form.cleaned_data["started"]):
         form.refused = True
-        form.add_error(None, "This form was sent already. To send another inquiry, fill in the form again.")
+        form.add_error(None, gettext("This form was sent already. To send another inquiry, fill in the form again."))
     if form.is_valid():
         try:
             submission_accept(
@@ -90,8 +97,8 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
             form.data = form.data.copy()
             form.data["started"] = started_token()
             return _page(request, employer, form, status=503,
-                         refusal="We could not store your inquiry just now. Please send it again in a minute.")
-        return redirect("leads:public_thanks", slug=employer.slug)
+                         refusal=gettext("We could not store your inquiry just now. Please send it again in a minute."))
+        return redirect(_in_language(reverse("leads:public_thanks", args=[employer.slug]), employer, language))
     form.keep_cv()
     if form.refused:
         # A fresh start time, so a person who was refused can simply send again.
@@ -101,8 +108,12 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
     return _page(request, employer, form, status=400)
 
 
-def _cached_page(request: HttpRequest, employer: PublicEmployer) -> HttpResponse:
-    html = form_page_html(employer, get_language() or settings.LANGUAGE_CODE)
+def _activate(request: HttpRequest, employer: PublicEmployer) -> str:
+    return activate_public(request, languages=employer.languages, default=employer.default_language)
+
+
+def _cached_page(request: HttpRequest, employer: PublicEmployer, language: str) -> HttpResponse:
+    html = form_page_html(employer, language)
     values = {"csrf": get_token(request), "started": started_token(),
               **{k: request.GET.get(k, "")[:120] for k in _UTM}}
     for name, value in values.items():
@@ -116,12 +127,27 @@ def _cached_page(request: HttpRequest, employer: PublicEmployer) -> HttpResponse
 def form_page_html(employer: PublicEmployer, language: str) -> str:
     """The form page with stand-ins for the per-request values, rendered once per snapshot of
     the employer (its openings and privacy policy version included) and language."""
-    form = PublicInquiryForm(
-        initial={"started": _SLOTS["started"], **{k: _SLOTS[k] for k in _UTM}}, openings=employer.openings,
-        privacy_policy_url=employer.privacy_policy_url, consent=employer.consent_shown,
-    )
-    context = {"employer": employer, "form": form, "refusal": "", "csrf_token": _SLOTS["csrf"]}
-    return render_to_string("public/apply.html", context)
+    with translation.override(language):
+        form = PublicInquiryForm(
+            initial={"started": _SLOTS["started"], **{k: _SLOTS[k] for k in _UTM}}, openings=employer.openings,
+            privacy_policy_url=employer.privacy_policy_url, consent=employer.consent_shown,
+        )
+        context = {**_language_context(employer, "leads:public_apply", language), "employer": employer,
+                   "form": form, "refusal": "", "csrf_token": _SLOTS["csrf"]}
+        return render_to_string("public/apply.html", context)
+
+
+def _language_context(employer: PublicEmployer, url_name: str, language: str) -> dict:
+    """The form's action and the language switch: both keep the page's language in the URL."""
+    path = reverse(url_name, args=[employer.slug])
+    links = language_links(path, employer.languages, language) if len(employer.languages) > 1 else []
+    # One language: no action, as before (the form posts to the page's own address).
+    return {"form_action": with_language(path, language) if links else "", "language_links": links}
+
+
+def _in_language(path: str, employer: PublicEmployer, language: str) -> str:
+    # An employer with one language needs no choice in its addresses.
+    return with_language(path, language) if len(employer.languages) > 1 else path
 
 
 def _refusal(request: HttpRequest) -> tuple[str, int] | None:
@@ -131,20 +157,24 @@ def _refusal(request: HttpRequest) -> tuple[str, int] | None:
     except ValueError:
         length = 0
     if length > settings.RELOCATE_PUBLIC_FORM_MAX_BYTES:
-        return "The submission is too large. A CV can be at most 5 MB.", 413
+        return gettext("The submission is too large. A CV can be at most 5 MB."), 413
     allowed = rate_limit_hit(
         "apply", client_ip(request),
         limit=settings.RELOCATE_PUBLIC_FORM_RATE, window=settings.RELOCATE_PUBLIC_FORM_RATE_WINDOW,
     )
     if not allowed:
         minutes = max(1, settings.RELOCATE_PUBLIC_FORM_RATE_WINDOW // 60)
-        return (f"Too many inquiries were sent from your network. Please try again in {minutes} minutes.", 429)
+        message = ngettext("Too many inquiries were sent from your network. Please try again in %(minutes)d minute.",
+                           "Too many inquiries were sent from your network. Please try again in %(minutes)d minutes.",
+                           minutes) % {"minutes": minutes}
+        return message, 429
     return None
 
 
 def _page(request: HttpRequest, employer: PublicEmployer, form: PublicInquiryForm, *, status: int = 200,
           refusal: str = "") -> HttpResponse:
-    context = {"employer": employer, "form": form, "refusal": refusal}
+    context = {**_language_context(employer, "leads:public_apply", translation.get_language()),
+               "employer": employer, "form": form, "refusal": refusal}
     return render(request, "public/apply.html", context, status=status)
 
 
@@ -154,7 +184,9 @@ def thanks(request: HttpRequest, slug: str) -> HttpResponse:
         employer = _open_employer(slug)
     except _Unavailable:
         return _unavailable()
-    return render(request, "public/thanks.html", {"employer": employer})
+    language = _activate(request, employer)
+    context = {**_language_context(employer, "leads:public_thanks", language), "employer": employer}
+    return render(request, "public/thanks.html", context)
 
 
 @require_GET

@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,6 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from leads import profile
 from leads.emails import lead_id_from_token
 from leads.fields import CheckedForm
+from leads.i18n import QUERY_PARAMETER, activate_public
+from leads.i18n_strings import DECLARED
 from leads.models import Lead
 from leads.ratelimit import client_ip, rate_limit_hit
 from leads.services.audit import audit_read
@@ -23,6 +26,15 @@ from leads.services.privacy import lead_erase, my_data_links_send
 from leads.tokens import Purpose, token_read
 
 _TOKEN_WINDOW_SECONDS = 600
+
+
+def _speak_to(request: HttpRequest, lead: Lead) -> dict:
+    """The lead's page in ?lang=, else the lead's own language, else the browser's, among its
+    employer's languages; the context keeps ?lang= for the page's forms."""
+    employer = lead.employer
+    language = activate_public(request, languages=employer.languages, default=employer.default_language,
+                               preferred=lead.language)
+    return {"lang_query": f"{QUERY_PARAMETER}={language}" if request.GET.get(QUERY_PARAMETER) else ""}
 
 
 def token_page(view):
@@ -51,12 +63,14 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     lead = Lead.objects.select_related("employer").filter(pk=lead_id, erased_at__isnull=True).first()
     if lead is None:
         raise Http404("This unsubscribe link is not valid.")
+    language = _speak_to(request, lead)
     if request.method == "POST":
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
         lead_unsubscribe(lead=lead, how="one-click from the mail client" if one_click else "unsubscribe link")
-        return render(request, "public/unsubscribed.html", {"employer": lead.employer})
+        return render(request, "public/unsubscribed.html", {"employer": lead.employer, **language})
     return render(request, "public/unsubscribe_confirm.html", {"employer": lead.employer, "lead": lead,
-                                                                "already": lead.unsubscribed_at is not None})
+                                                                "already": lead.unsubscribed_at is not None,
+                                                                **language})
 
 
 @csrf_exempt
@@ -70,10 +84,12 @@ def still_interested(request: HttpRequest, token: str) -> HttpResponse:
     lead = Lead.objects.select_related("employer").filter(pk=lead_id, erased_at__isnull=True).first()
     if lead is None:
         raise Http404("This link is not valid.")
+    language = _speak_to(request, lead)
     if request.method == "POST":
         lead_confirm_interest(lead=lead)
-        return render(request, "public/still_interested_thanks.html", {"employer": lead.employer})
-    return render(request, "public/still_interested_confirm.html", {"employer": lead.employer, "lead": lead})
+        return render(request, "public/still_interested_thanks.html", {"employer": lead.employer, **language})
+    return render(request, "public/still_interested_confirm.html", {"employer": lead.employer, "lead": lead,
+                                                                     **language})
 
 
 def _my_data_lead(request: HttpRequest, token: str) -> tuple[Lead | None, HttpResponse | None]:
@@ -85,11 +101,11 @@ def _my_data_lead(request: HttpRequest, token: str) -> tuple[Lead | None, HttpRe
         # Altered, cut short by a mail client, or never ours: the page to ask for a fresh link.
         return None, render(request, "public/my_data_request.html", {
             "form": MyDataRequestForm(), "days": settings.RELOCATE_MY_DATA_LINK_DAYS, "invalid": True}, status=404)
-    context = {"employer": lead.employer, "lead": lead, "token": token}
+    context = {"employer": lead.employer, "lead": lead, "token": token, **_speak_to(request, lead)}
     if reading.expired:
         if request.method == "POST" and request.POST.get("action") == "resend":
             my_data_links_send(email=lead.email)
-            return None, render(request, "public/my_data_request_sent.html", {"employer": lead.employer})
+            return None, render(request, "public/my_data_request_sent.html", context)
         return None, render(request, "public/my_data_expired.html",
                             {**context, "days": settings.RELOCATE_MY_DATA_LINK_DAYS}, status=410)
     if lead.erased_at is not None:
@@ -104,10 +120,10 @@ def my_data(request: HttpRequest, token: str) -> HttpResponse:
     lead, refusal = _my_data_lead(request, token)
     if lead is None:
         return refusal
-    context = {"employer": lead.employer, "lead": lead, "token": token}
+    context = {"employer": lead.employer, "lead": lead, "token": token, **_speak_to(request, lead)}
     if request.method == "POST":
         if request.POST.get("confirm") != "erase":
-            context.update(error="Tick the box to confirm that everything should be erased.", **_held(lead))
+            context.update(error=gettext("Tick the box to confirm that everything should be erased."), **_held(lead))
             return render(request, "public/my_data.html", context, status=400)
         lead_erase(lead=lead, how="by the person, from the link in an email")
         return render(request, "public/my_data_erased.html", context)
@@ -127,9 +143,10 @@ def my_data_download(request: HttpRequest, token: str) -> HttpResponse:
     try:
         export = lead_data_export(lead=lead)
     except DataExportTooLarge:
-        context = {"employer": lead.employer, "lead": lead, "token": token, **_held(lead),
-                   "download_error": f"Your data is too large to download here. Write to {lead.employer.name} "
-                                     "and they will send it to you another way."}
+        context = {"employer": lead.employer, "lead": lead, "token": token, **_held(lead), **_speak_to(request, lead),
+                   "download_error": gettext("Your data is too large to download here. Write to %(employer)s "
+                                             "and they will send it to you another way.")
+                   % {"employer": lead.employer.name}}
         return render(request, "public/my_data.html", context, status=413)
     # Not the person's address: the audit log outlives an erasure.
     audit_read(action="exported", employer_id=lead.employer_id, lead_id=lead.pk, user=request.user or None,
@@ -138,7 +155,7 @@ def my_data_download(request: HttpRequest, token: str) -> HttpResponse:
 
 
 class MyDataRequestForm(CheckedForm):
-    email = forms.EmailField(max_length=254, label="Your email address")
+    email = forms.EmailField(max_length=254, label=gettext_lazy("Your email address"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -156,8 +173,17 @@ def my_data_request(request: HttpRequest) -> HttpResponse:
 
 def _held(lead: Lead) -> dict:
     return {
-        "profile": profile.held_about(lead),
+        "profile": _translated(profile.held_about(lead)),
         "inquiries": lead.inquiries.only("received_at", "channel", "subject").order_by("received_at")[:50],
         "emails_sent": lead.outbound_emails.filter(status="sent", to_user__isnull=True).count(),
         "notes_exported": notes_exported(lead),
     }
+
+
+_DECLARED = frozenset(DECLARED)
+
+
+def _translated(held: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The declaration's questions, and the answers that are its own words (a choice's label),
+    in the page's language; what the person wrote stays as they wrote it."""
+    return [(gettext(question), gettext(answer) if answer in _DECLARED else answer) for question, answer in held]
