@@ -46,7 +46,9 @@ urlpatterns = [
     path("apply/<slug:slug>/logo/", public.logo, name="public_logo"),
     # Recruiters.
     path("", dashboard.dashboard, name="dashboard"),
-    path("account/time-zone/", account.time_zone, name="time_zone"),
+    path("account/preferences/", account.preferences, name="preferences"),
+    # The page's first address, kept for links already given out.
+    path("account/time-zone/", account.preferences, name="time_zone"),
     path("leads/", leads.lead_list, name="lead_list"),
     # Saved views of the list
     path("leads/views/", saved_views.saved_view_create, name="saved_view_create"),

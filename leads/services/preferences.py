@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from leads.i18n import SESSION_KEY as LANGUAGE_SESSION_KEY
 from leads.models import UserPreference
@@ -12,14 +14,26 @@ from leads.timezones import available_zones
 SESSION_KEY = "relocate_time_zone"
 
 
-def user_set_time_zone(*, user, time_zone: str, session=None) -> UserPreference:
-    """Empty means "my employer's zone"; anything else must be a known zone name."""
+def user_set_preferences(*, user, time_zone: str, language: str, session=None) -> UserPreference:
+    """The zone and the UI language together; empty values mean the employer's zone and the
+    browser's language. Nothing is saved if either is unknown."""
     time_zone = (time_zone or "").strip()
+    language = (language or "").strip()
+    errors = {}
     if time_zone and time_zone not in available_zones():
-        raise ValidationError({"time_zone": f"{time_zone} is not a known time zone."})
-    preference, _ = UserPreference.objects.update_or_create(user=user, defaults={"time_zone": time_zone})
+        errors["time_zone"] = [_("%(zone)s is not a known time zone.") % {"zone": time_zone}]
+    if language and language not in settings.RECRUITER_LANGUAGES:
+        errors["language"] = [_("The pages are not available in that language.")]
+    if errors:
+        raise ValidationError(errors)
+    preference, _created = UserPreference.objects.update_or_create(
+        user=user, defaults={"time_zone": time_zone, "language": language})
     if session is not None:
         session_store_time_zone(session, time_zone)
+        if language:
+            session[LANGUAGE_SESSION_KEY] = language
+        else:
+            session.pop(LANGUAGE_SESSION_KEY, None)
     return preference
 
 
