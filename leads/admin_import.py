@@ -20,6 +20,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads.fields import CheckedForm
 from leads.models import Employer, ImportJob, LegalBasis
@@ -31,20 +33,22 @@ _WAITING_TOO_LONG = dt.timedelta(minutes=1)
 
 
 class LeadImportForm(CheckedForm):
-    employer = forms.ModelChoiceField(queryset=Employer.objects.none(), empty_label=None)
-    file = forms.FileField(label="CSV file", help_text=f"UTF-8 with a header row; at most "
-                           f"{MAX_BYTES // (1024 * 1024)} MB and {MAX_ROWS:,} rows. A file of more than "
-                           f"{IMPORT_INLINE_MAX_ROWS} rows is imported in the background.")
+    employer = forms.ModelChoiceField(label=_("Employer"), queryset=Employer.objects.none(), empty_label=None)
+    file = forms.FileField(label=_("CSV file"))  # its help text, with the limits, is set in __init__
     legal_basis = forms.ChoiceField(
-        choices=[("", "Choose…"), *LegalBasis.choices],
-        help_text="Why you may hold these people's data and email them. Without a legal basis the leads "
-                  "would be stored and nothing sent to them, not even the acknowledgement; so it is required.",
+        label=_("Legal basis"), choices=[("", _("Choose…")), *LegalBasis.choices],
+        help_text=_("Why you may hold these people's data and email them. Without a legal basis the leads "
+                    "would be stored and nothing sent to them, not even the acknowledgement; so it is required."),
     )
-    dry_run = forms.BooleanField(required=False, label="Check only: show what would happen and import nothing")
+    dry_run = forms.BooleanField(required=False, label=_("Check only: show what would happen and import nothing"))
 
     def __init__(self, *args: Any, employers: QuerySet[Employer], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["employer"].queryset = employers
+        self.fields["file"].help_text = gettext(
+            "UTF-8 with a header row; at most %(megabytes)s MB and %(rows)s rows. A file of more than "
+            "%(inline_rows)s rows is imported in the background."
+        ) % {"megabytes": MAX_BYTES // (1024 * 1024), "rows": f"{MAX_ROWS:,}", "inline_rows": IMPORT_INLINE_MAX_ROWS}
 
 
 class LeadImportMixin:
@@ -98,7 +102,7 @@ class LeadImportMixin:
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Import leads from CSV",
+            "title": gettext("Import leads from CSV"),
             "form": form,
             "report": report,
             "columns": COLUMNS,
@@ -113,7 +117,7 @@ class LeadImportMixin:
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"Import of {job.file_name}",
+            "title": gettext("Import of %(file)s") % {"file": job.file_name},
             "job": job,
             "active": active,
             "waiting_too_long": job.status == ImportJob.Status.QUEUED

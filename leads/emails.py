@@ -30,6 +30,7 @@ from leads.models import (
     Lead,
     OutboundEmail,
     OutboundKind,
+    UserPreference,
     display_name,
 )
 from leads.tokens import Purpose, reply_token_make, token_make, token_read
@@ -51,6 +52,21 @@ class Rendered:
     # Why it is not in the lead's language (the template has no translation in it): kept on the
     # email's row, so the lead's timeline says so.
     fallback: str = ""
+
+
+def user_language(user) -> str:
+    """The language of Relocate's own emails to a recruiter or an admin: their saved choice
+    (``UserPreference.language``), else the default language. A user without a row yet (a new
+    invitee) gets the default too."""
+    if user is None or getattr(user, "pk", None) is None:
+        return settings.LANGUAGE_CODE
+    language = UserPreference.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
+    return language if language in settings.RECRUITER_LANGUAGES else settings.LANGUAGE_CODE
+
+
+def in_user_language(user):
+    """``with in_user_language(user):`` renders an email's subject and body in that user's language."""
+    return translation.override(user_language(user))
 
 
 def unsubscribe_token(lead_id: int) -> str:
@@ -216,6 +232,11 @@ def message_id(unique_key: str) -> str:
 
 def build_message(row: OutboundEmail, rendered: Rendered, connection=None) -> EmailMultiAlternatives:
     headers = {"Message-ID": row.message_id or message_id(row.unique_key)}
+    if language := rendered.language or row.language:
+        # The language it was written in (RFC 3282): mail clients offer to translate, screen
+        # readers pick the voice. pt-br is written pt-BR.
+        code, _, region = language.partition("-")
+        headers["Content-Language"] = f"{code}-{region.upper()}" if region else code
     reply_to: list[str] = []
     if row.lead_id:
         link = unsubscribe_url(row.lead_id)

@@ -56,4 +56,4 @@ class CheckedForm(forms.Form):
             return
         for name in duplicated_single_fields(self):
             if name not in self.errors:
-                self.add_error(name, "This field was sent more than once; send it once.")
+                self.add_error(name, gettext("This field was sent more than once; send it once."))

@@ -109,3 +109,10 @@ def with_language(url: str, language: str) -> str:
     """A URL that keeps the page's language (the form's action, the redirect to the thank-you page)."""
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}{urlencode({QUERY_PARAMETER: language})}"
+
+
+def stored_text():
+    """Text written to the database (timeline summaries, reasons, audit details) is in the
+    product's base language, whoever's page language is active: it is read later by people
+    with other languages, and some of it is matched by prefix. Use as ``with stored_text():``."""
+    return translation.override(settings.LANGUAGE_CODE)

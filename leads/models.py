@@ -17,6 +17,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_countries.fields import CountryField
 
 from leads.timezones import validate_time_zone
@@ -28,17 +30,17 @@ def display_name(user) -> str:
 
 
 class Stage(models.TextChoices):
-    NEW = "new", "New"
-    CONTACTED = "contacted", "Contacted"
-    APPLIED = "applied", "Applied"
-    INTERVIEWING = "interviewing", "Interviewing"
-    OFFER = "offer", "Offer"
-    HIRED = "hired", "Hired"
-    VISA = "visa", "Visa lodged"
-    RELOCATED = "relocated", "Relocated"
-    DECLINED = "declined", "Declined"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    UNRESPONSIVE = "unresponsive", "Unresponsive"
+    NEW = "new", _("New")
+    CONTACTED = "contacted", _("Contacted")
+    APPLIED = "applied", _("Applied")
+    INTERVIEWING = "interviewing", _("Interviewing")
+    OFFER = "offer", _("Offer")
+    HIRED = "hired", _("Hired")
+    VISA = "visa", _("Visa lodged")
+    RELOCATED = "relocated", _("Relocated")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    UNRESPONSIVE = "unresponsive", _("Unresponsive")
 
 
 # The milestones in order: the funnel from interest to action.
@@ -57,63 +59,67 @@ MILESTONE_RANK: dict[str, int] = {stage: rank for rank, stage in enumerate(MILES
 
 
 class Source(models.TextChoices):
-    WEB_FORM = "web_form", "Web form"
-    EMAIL = "email", "Email"
+    WEB_FORM = "web_form", _("Web form")
+    EMAIL = "email", pgettext_lazy("where a lead came from", "Email")
     API = "api", "API"
-    IMPORT = "import", "Import"
-    REFERRAL = "referral", "Referral"
-    EVENT = "event", "Event"
-    MANUAL = "manual", "Manual entry"
+    IMPORT = "import", _("Import")
+    REFERRAL = "referral", _("Referral")
+    EVENT = "event", _("Event")
+    MANUAL = "manual", _("Manual entry")
 
 
 class MoveTimeline(models.TextChoices):
-    NOW = "now", "Ready now"
-    MONTHS_3 = "3m", "Within 3 months"
-    MONTHS_6 = "6m", "Within 6 months"
-    MONTHS_12 = "12m", "12 months or more"
-    EXPLORING = "exploring", "Just exploring"
+    NOW = "now", _("Ready now")
+    MONTHS_3 = "3m", _("Within 3 months")
+    MONTHS_6 = "6m", _("Within 6 months")
+    MONTHS_12 = "12m", _("12 months or more")
+    EXPLORING = "exploring", _("Just exploring")
 
 
 class RelocatingWith(models.TextChoices):
-    ALONE = "alone", "Alone"
-    PARTNER = "partner", "With a partner"
-    FAMILY = "family", "With family"
+    ALONE = "alone", _("Alone")
+    PARTNER = "partner", _("With a partner")
+    FAMILY = "family", _("With family")
 
 
 class VisaPathway(models.TextChoices):
-    EMPLOYER_SPONSORED = "employer_sponsored", "Employer-sponsored work visa"
-    SKILLED_RESIDENCE = "skilled_residence", "Skilled migrant / residence"
-    WORKING_HOLIDAY = "working_holiday", "Working holiday"
-    PARTNER = "partner", "Partner or family visa"
-    HAS_RIGHTS = "has_rights", "Already has work rights"
-    NOT_SURE = "not_sure", "Not sure yet"
+    EMPLOYER_SPONSORED = "employer_sponsored", _("Employer-sponsored work visa")
+    SKILLED_RESIDENCE = "skilled_residence", _("Skilled migrant / residence")
+    WORKING_HOLIDAY = "working_holiday", _("Working holiday")
+    PARTNER = "partner", _("Partner or family visa")
+    HAS_RIGHTS = "has_rights", _("Already has work rights")
+    NOT_SURE = "not_sure", _("Not sure yet")
 
 
-hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb.")
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Enter a colour as #rrggbb."))
 # Names that end up in email headers and on one line of a page: no line breaks or other control
 # characters (a CR/LF in a sender name would break every email of the employer).
-single_line = RegexValidator(r"^[^\x00-\x1f\x7f]*$", "Use one line of text, without line breaks or control characters.")
-weekday_list = RegexValidator(r"^[0-6](,[0-6])*$", "Enter weekdays as numbers 0 (Monday) to 6, separated by commas.")
+single_line = RegexValidator(r"^[^\x00-\x1f\x7f]*$",
+                             _("Use one line of text, without line breaks or control characters."))
+weekday_list = RegexValidator(r"^[0-6](,[0-6])*$",
+                              _("Enter weekdays as numbers 0 (Monday) to 6, separated by commas."))
 
 
 class LegalBasis(models.TextChoices):
     """Why the employer may hold a person's data and email them. Without one nothing is sent."""
 
-    CONSENT = "consent", "Consent given on a form"
-    CONSENT_IN_PERSON = "consent_in_person", "Consent given in person"
-    LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest (they asked us)"
+    CONSENT = "consent", _("Consent given on a form")
+    CONSENT_IN_PERSON = "consent_in_person", _("Consent given in person")
+    LEGITIMATE_INTEREST = "legitimate_interest", _("Legitimate interest (they asked us)")
 
 
 class Language(models.TextChoices):
     """The applicant's languages: the public pages and every email to a lead (docs/languages.md).
-    Codes as Django spells them; pt-br is Brazilian Portuguese, ar is written right to left."""
+    Codes as Django spells them; pt-br is Brazilian Portuguese, ar is written right to left.
+    Each is named in itself, in every page language (as settings.LANGUAGES): its translation is
+    the same name, so that a person finds theirs whatever the page's language."""
 
-    EN = "en", "English"
-    FR = "fr", "Français"
-    DE = "de", "Deutsch"
-    ES = "es", "Español"
-    PT_BR = "pt-br", "Português (Brasil)"
-    AR = "ar", "العربية"
+    EN = "en", pgettext_lazy("language name, in that language: keep as is", "English")
+    FR = "fr", pgettext_lazy("language name, in that language: keep as is", "Français")
+    DE = "de", pgettext_lazy("language name, in that language: keep as is", "Deutsch")
+    ES = "es", pgettext_lazy("language name, in that language: keep as is", "Español")
+    PT_BR = "pt-br", pgettext_lazy("language name, in that language: keep as is", "Português (Brasil)")
+    AR = "ar", pgettext_lazy("language name, in that language: keep as is", "العربية")
 
 
 def default_languages() -> list[str]:
@@ -124,7 +130,8 @@ class Employer(models.Model):
     """The tenant: every lead, opening, template and email belongs to exactly one employer."""
 
     name = models.CharField(max_length=200, validators=[single_line])
-    slug = models.SlugField(max_length=80, unique=True, help_text="Used in the public form's address: /apply/<slug>/.")
+    slug = models.SlugField(max_length=80, unique=True,
+                            help_text=_("Used in the public form's address: /apply/<slug>/."))
     destination_country = CountryField()
     public_intake_enabled = models.BooleanField(default=True)
     logo = models.ImageField(upload_to="logos/", blank=True)
@@ -137,8 +144,10 @@ class Employer(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     # The public form's languages, and the one emails fall back to when a template has no
     # translation in the lead's language.
-    languages = models.JSONField(default=default_languages, blank=True,
-                                 help_text="The languages the public form offers (codes: en, fr, de, es, pt-br, ar).")
+    languages = models.JSONField(
+        default=default_languages, blank=True,
+        help_text=_("The languages the public form offers (codes: en, fr, de, es, pt-br, ar)."),
+    )
     default_language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN)
     # Follow-up send window, in each lead's own time zone.
     send_window_start = models.TimeField(default=dt.time(9, 0))
@@ -148,21 +157,21 @@ class Employer(models.Model):
     stale_after_days = models.PositiveSmallIntegerField(default=90, validators=[MinValueValidator(1)])
     # Retention (months; 0 = kept until erased by hand): a daily task anonymises what is due.
     retain_closed_months = models.PositiveSmallIntegerField(
-        default=24, help_text="Anonymise a closed lead this many months after it closed (0: never)."
+        default=24, help_text=_("Anonymise a closed lead this many months after it closed (0: never).")
     )
     retain_inactive_months = models.PositiveSmallIntegerField(
-        default=24, help_text="Anonymise a lead with no activity for this many months (0: never)."
+        default=24, help_text=_("Anonymise a lead with no activity for this many months (0: never).")
     )
     retain_unsubscribed_months = models.PositiveSmallIntegerField(
-        default=12, help_text="Anonymise a lead this many months after it unsubscribed (0: never)."
+        default=12, help_text=_("Anonymise a lead this many months after it unsubscribed (0: never).")
     )
     data_export_includes_notes = models.BooleanField(
-        default=False, help_text="A person's download of their data includes recruiters' notes about them."
+        default=False, help_text=_("A person's download of their data includes recruiters' notes about them.")
     )
     # Round-robin ownership: each new lead takes the next turn (see services.intake).
     assignment_turn = models.PositiveBigIntegerField(default=0, editable=False)
     privacy_policy_url = models.URLField(
-        max_length=500, blank=True, help_text="Linked from the public form's consent; empty: no link is shown."
+        max_length=500, blank=True, help_text=_("Linked from the public form's consent; empty: no link is shown.")
     )
     surge_multiple = models.DecimalField(
         max_digits=4, decimal_places=2, default=Decimal("1.5"), validators=[MinValueValidator(1)]
@@ -192,8 +201,8 @@ class Employer(models.Model):
 
 
 class Role(models.TextChoices):
-    RECRUITER = "recruiter", "Recruiter"
-    ADMIN = "admin", "Admin"
+    RECRUITER = "recruiter", _("Recruiter")
+    ADMIN = "admin", _("Admin")
 
 
 class Membership(models.Model):
@@ -201,7 +210,7 @@ class Membership(models.Model):
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.RECRUITER)
     receives_assignments = models.BooleanField(
-        default=True, help_text="Takes part in the round-robin assignment of new leads."
+        default=True, help_text=_("Takes part in the round-robin assignment of new leads.")
     )
     # The round-robin cursor: the recruiter assigned longest ago is next.
     last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -220,14 +229,14 @@ class Membership(models.Model):
 
 class Opening(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", pgettext_lazy("opening status", "Open")
+        CLOSED = "closed", pgettext_lazy("opening status", "Closed")
 
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="openings")
     title = models.CharField(max_length=200)
     team = models.CharField(max_length=120, blank=True)
     location = models.CharField(max_length=120, blank=True)
-    visa_sponsorship = models.BooleanField("visa sponsorship offered", default=False)
+    visa_sponsorship = models.BooleanField(_("visa sponsorship offered"), default=False)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -249,7 +258,7 @@ class ClosedReason(models.Model):
         max_length=16,
         blank=True,
         choices=[(s, Stage(s).label) for s in sorted(CLOSED_STAGES)],
-        help_text="The closed stage this reason belongs to; empty for any.",
+        help_text=_("The closed stage this reason belongs to; empty for any."),
     )
     active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
@@ -291,17 +300,17 @@ class Lead(models.Model):
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="leads", db_index=False)
     # Identity and contact
     name = models.CharField(max_length=200, validators=[single_line])
-    email = models.EmailField(max_length=254, help_text="Stored normalised: trimmed and lower-case.")
-    phone = models.CharField(max_length=20, blank=True, help_text="E.164, for example +64211234567.")
+    email = models.EmailField(max_length=254, help_text=_("Stored normalised: trimmed and lower-case."))
+    phone = models.CharField(max_length=20, blank=True, help_text=_("E.164, for example +64211234567."))
     current_country = CountryField(blank=True)
     current_city = models.CharField(max_length=120, blank=True)
     time_zone = models.CharField(
-        max_length=64, blank=True, validators=[validate_time_zone], help_text="Asked, else derived from the country."
+        max_length=64, blank=True, validators=[validate_time_zone], help_text=_("Asked, else derived from the country.")
     )
     # The language the person wrote in (the form's, the API's, the import's): emails to them use it.
     language = models.CharField(max_length=8, choices=Language.choices, blank=True,
-                                help_text="Empty: the employer's default language.")
-    profile_url = models.URLField("LinkedIn or portfolio URL", max_length=500, blank=True)
+                                help_text=_("Empty: the employer's default language."))
+    profile_url = models.URLField(_("LinkedIn or portfolio URL"), max_length=500, blank=True)
     # Interest
     opening = models.ForeignKey(Opening, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
     role_of_interest = models.CharField(max_length=200, blank=True)
@@ -310,7 +319,7 @@ class Lead(models.Model):
     )
     skills = models.ManyToManyField(Skill, blank=True, related_name="leads")
     # Relocation readiness
-    needs_sponsorship = models.BooleanField("needs visa sponsorship", null=True, blank=True)
+    needs_sponsorship = models.BooleanField(_("needs visa sponsorship"), null=True, blank=True)
     visa_pathway = models.CharField(max_length=24, choices=VisaPathway.choices, blank=True)
     earliest_move_date = models.DateField(null=True, blank=True)
     move_timeline = models.CharField(max_length=10, choices=MoveTimeline.choices, blank=True)
@@ -318,10 +327,10 @@ class Lead(models.Model):
     dependants = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(20)])
     partner_needs_work_rights = models.BooleanField(null=True, blank=True)
     credentials_to_recognise = models.TextField(
-        "credentials needing recognition", blank=True, max_length=2000
+        _("credentials needing recognition"), blank=True, max_length=2000
     )
     motivation = models.TextField(blank=True, max_length=10_000)
-    cv = models.FileField("CV", upload_to="cvs/%Y/%m/", blank=True, max_length=300)
+    cv = models.FileField(_("CV"), upload_to="cvs/%Y/%m/", blank=True, max_length=300)
     # Where the lead came from
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEB_FORM)
     utm_source = models.CharField(max_length=120, blank=True)
@@ -346,7 +355,7 @@ class Lead(models.Model):
     privacy_accepted_at = models.DateTimeField(null=True, blank=True)
     legal_basis = models.CharField(
         max_length=24, choices=LegalBasis.choices, blank=True,
-        help_text="Why we may hold and email this person; without one nothing is sent to them.",
+        help_text=_("Why we may hold and email this person; without one nothing is sent to them."),
     )
     marketing_opt_in = models.BooleanField(default=False)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
@@ -357,6 +366,19 @@ class Lead(models.Model):
     # Timestamps
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     first_contacted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The first time the lead reached each milestone or one beyond it (a milestone skipped on the
+    # way counts as reached then), and its first move into and out of `visa`: all kept from the
+    # StageEvent history by the pipeline (leads/services/milestones.py), so the reports' medians
+    # and visa waits read the lead's row instead of joining its history.
+    reached_contacted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reached_applied_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reached_interviewing_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reached_offer_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reached_hired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reached_visa_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reached_relocated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    visa_entered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    visa_left_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_activity_at = models.DateTimeField(default=timezone.now, editable=False)
     stage_changed_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -438,9 +460,9 @@ class PossibleDuplicate(models.Model):
     """Two leads of one employer that may be the same person, flagged for a recruiter to merge."""
 
     class Reason(models.TextChoices):
-        PHONE = "phone", "Same phone"
-        PROFILE_URL = "profile_url", "Same LinkedIn or portfolio URL"
-        NAME_COUNTRY = "name_country", "Same name and country"
+        PHONE = "phone", _("Same phone")
+        PROFILE_URL = "profile_url", _("Same LinkedIn or portfolio URL")
+        NAME_COUNTRY = "name_country", _("Same name and country")
 
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="+")
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="possible_duplicates")
@@ -483,7 +505,7 @@ class Inquiry(models.Model):
     )
 
     class Meta:
-        verbose_name_plural = "inquiries"
+        verbose_name_plural = _("inquiries")
         ordering = ["-received_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(channel__in=Source.values), name="inquiry_channel_valid"),
@@ -511,13 +533,13 @@ class Submission(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSED = "processed", "Processed"
+        PENDING = "pending", _("Pending")
+        PROCESSED = "processed", _("Processed")
 
     class Via(models.TextChoices):
-        DATABASE = "database", "Stored at once"
-        REDIS = "redis", "Spooled in Redis"
-        DIRECTORY = "directory", "Spooled on disk"
+        DATABASE = "database", _("Stored at once")
+        REDIS = "redis", _("Spooled in Redis")
+        DIRECTORY = "directory", _("Spooled on disk")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="submissions")
@@ -569,6 +591,9 @@ class StageEvent(models.Model):
     closed_reason = models.ForeignKey(ClosedReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # When the row was written (``at`` may be back-dated): the API's event feed settles on it.
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When the lead left the stage this event entered: the ``at`` of its next event (None while it
+    # is still there). Kept by the pipeline; the time-in-stage report reads it.
+    left_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Moved by another system through the API: which key.
     api_key = models.ForeignKey("ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
@@ -615,11 +640,11 @@ class Note(models.Model):
 
 
 class ActivityKind(models.TextChoices):
-    CALL = "call", "Call"
-    REPLY = "reply", "Reply received"
-    MESSAGE = "message", "Message sent"
-    MEETING = "meeting", "Meeting"
-    SYSTEM = "system", "System event"
+    CALL = "call", pgettext_lazy("kind of activity", "Call")
+    REPLY = "reply", _("Reply received")
+    MESSAGE = "message", _("Message sent")
+    MEETING = "meeting", _("Meeting")
+    SYSTEM = "system", _("System event")
 
 
 class Activity(models.Model):
@@ -642,7 +667,7 @@ class Activity(models.Model):
     details = models.TextField(blank=True, max_length=20_000)
 
     class Meta:
-        verbose_name_plural = "activities"
+        verbose_name_plural = _("activities")
         ordering = ["-at", "-id"]
         constraints = [models.CheckConstraint(condition=Q(kind__in=ActivityKind.values), name="activity_kind_valid")]
         indexes = [
@@ -664,11 +689,12 @@ class ProfileChange(models.Model):
     TENANT_PATH = "lead__employer_id"
 
     class Status(models.TextChoices):
-        APPLIED = "applied", "Applied"
-        RESTORED = "restored", "Old value restored"
-        PROPOSED = "proposed", "Proposed"
-        ACCEPTED = "accepted", "Accepted"
-        DECLINED = "declined", "Declined"
+        # Context: the same English as two stages (Applied, Declined), said here of a change.
+        APPLIED = "applied", pgettext_lazy("profile change", "Applied")
+        RESTORED = "restored", _("Old value restored")
+        PROPOSED = "proposed", _("Proposed")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", pgettext_lazy("profile change", "Declined")
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="profile_changes")
     inquiry = models.ForeignKey(Inquiry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -699,18 +725,18 @@ class ProfileChange(models.Model):
 
 class EmailTemplate(models.Model):
     class Kind(models.TextChoices):
-        ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
-        FOLLOWUP = "followup", "Follow-up step"
-        ONE_OFF = "one_off", "One-off email"
-        STALE_CHECK = "stale_check", "Still interested?"
+        ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")
+        FOLLOWUP = "followup", _("Follow-up step")
+        ONE_OFF = "one_off", _("One-off email")
+        STALE_CHECK = "stale_check", _("Still interested?")
 
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="email_templates")
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FOLLOWUP)
     subject = models.CharField(max_length=200, validators=[single_line])
-    body_text = models.TextField(help_text="Plain-text part. Placeholders: {{ lead.name }}, {{ opening }}, "
-                                 "{{ employer.name }}, {{ recruiter.name }}, {{ unsubscribe_url }}.")
-    body_html = models.TextField(blank=True, help_text="Optional HTML part, same placeholders.")
+    body_text = models.TextField(help_text=_("Plain-text part. Placeholders: {{ lead.name }}, {{ opening }}, "
+                                             "{{ employer.name }}, {{ recruiter.name }}, {{ unsubscribe_url }}."))
+    body_html = models.TextField(blank=True, help_text=_("Optional HTML part, same placeholders."))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -731,7 +757,7 @@ class EmailTemplateTranslation(models.Model):
     template = models.ForeignKey(EmailTemplate, on_delete=models.CASCADE, related_name="translations")
     language = models.CharField(max_length=8, choices=Language.choices)
     subject = models.CharField(max_length=200, validators=[single_line])
-    body_text = models.TextField(help_text="Plain-text part, with the same placeholders as the template.")
+    body_text = models.TextField(help_text=_("Plain-text part, with the same placeholders as the template."))
     body_html = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -769,8 +795,8 @@ class SequenceStep(models.Model):
     TENANT_PATH = "sequence__employer_id"
 
     class DelayFrom(models.TextChoices):
-        INQUIRY = "inquiry", "after the inquiry"
-        PREVIOUS = "previous", "after the previous step"
+        INQUIRY = "inquiry", _("after the inquiry")
+        PREVIOUS = "previous", _("after the previous step")
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField()
@@ -787,24 +813,24 @@ class SequenceStep(models.Model):
 
 
 class OutboundKind(models.TextChoices):
-    ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
-    FOLLOWUP = "followup", "Follow-up step"
-    ONE_OFF = "one_off", "One-off email"
-    STALE_CHECK = "stale_check", "Still interested?"
-    NOTIFICATION = "notification", "Recruiter notification"
-    DIGEST = "digest", "Daily digest"
-    REPORT = "report", "Weekly report"
-    ALERT = "alert", "Surge alert"
-    DATA_LINK = "data_link", "Link to their data"
+    ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")
+    FOLLOWUP = "followup", _("Follow-up step")
+    ONE_OFF = "one_off", _("One-off email")
+    STALE_CHECK = "stale_check", _("Still interested?")
+    NOTIFICATION = "notification", _("Recruiter notification")
+    DIGEST = "digest", _("Daily digest")
+    REPORT = "report", _("Weekly report")
+    ALERT = "alert", _("Surge alert")
+    DATA_LINK = "data_link", _("Link to their data")
 
 
 class OutboundStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-    SKIPPED = "skipped", "Skipped"
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    SKIPPED = "skipped", _("Skipped")
 
 
 class OutboundEmail(models.Model):
@@ -833,7 +859,7 @@ class OutboundEmail(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
-    unique_key = models.CharField(max_length=200, unique=True, help_text="For example lead:42:step:7.")
+    unique_key = models.CharField(max_length=200, unique=True, help_text=_("For example lead:42:step:7."))
     message_id = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=10, choices=OutboundStatus.choices, default=OutboundStatus.SCHEDULED)
     status_reason = models.CharField(max_length=300, blank=True)
@@ -845,7 +871,7 @@ class OutboundEmail(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        verbose_name = "outbound email"
+        verbose_name = _("outbound email")
         ordering = ["-scheduled_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=OutboundStatus.values), name="outboundemail_status_valid"),
@@ -896,7 +922,7 @@ class ApiKey(models.Model):
     """
 
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=120, help_text="Who uses this key, e.g. “careers site”.")
+    name = models.CharField(max_length=120, help_text=_("Who uses this key, e.g. “careers site”."))
     prefix = models.CharField(max_length=12, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -905,17 +931,17 @@ class ApiKey(models.Model):
     # What the key may do (docs/api.md): a careers site needs only intake; a data warehouse
     # read; an HRIS or a bot read and write.
     scope_intake = models.BooleanField(
-        "intake", default=True, help_text="Send inquiries (POST /inquiries) and list the open openings."
+        _("intake"), default=True, help_text=_("Send inquiries (POST /inquiries) and list the open openings.")
     )
     scope_read = models.BooleanField(
-        "read", default=False, help_text="Read leads with their personal data, inquiries and stage history."
+        _("read"), default=False, help_text=_("Read leads with their personal data, inquiries and stage history.")
     )
     scope_write = models.BooleanField(
-        "write", default=False, help_text="Move leads through the pipeline and add notes."
+        _("write"), default=False, help_text=_("Move leads through the pipeline and add notes.")
     )
 
     class Meta:
-        verbose_name = "API key"
+        verbose_name = _("API key")
         ordering = ["employer__name", "name"]
 
     def __str__(self) -> str:
@@ -927,9 +953,9 @@ class ApiKey(models.Model):
 
 
 class ApiScope(models.TextChoices):
-    INTAKE = "intake", "Intake"
-    READ = "read", "Read"
-    WRITE = "write", "Write"
+    INTAKE = "intake", _("Intake")
+    READ = "read", _("Read")
+    WRITE = "write", _("Write")
 
 
 class IdempotencyRecord(models.Model):
@@ -962,10 +988,10 @@ class IdempotencyRecord(models.Model):
 
 
 class WebhookEvent(models.TextChoices):
-    INQUIRY_RECEIVED = "inquiry.received", "inquiry.received: an inquiry was recorded"
-    LEAD_CREATED = "lead.created", "lead.created: a new lead"
-    LEAD_STAGE_CHANGED = "lead.stage_changed", "lead.stage_changed: a lead moved in the pipeline"
-    LEAD_ERASED = "lead.erased", "lead.erased: a person's data was erased"
+    INQUIRY_RECEIVED = "inquiry.received", _("inquiry.received: an inquiry was recorded")
+    LEAD_CREATED = "lead.created", _("lead.created: a new lead")
+    LEAD_STAGE_CHANGED = "lead.stage_changed", _("lead.stage_changed: a lead moved in the pipeline")
+    LEAD_ERASED = "lead.erased", _("lead.erased: a person's data was erased")
 
 
 class WebhookEndpoint(models.Model):
@@ -974,11 +1000,11 @@ class WebhookEndpoint(models.Model):
     TENANT_PATH = "employer_id"
 
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="webhook_endpoints")
-    url = models.URLField("URL", max_length=500, help_text="https:// only; never an internal address.")
-    description = models.CharField(max_length=120, blank=True, help_text="Who receives it, e.g. “HRIS sync”.")
-    events = models.JSONField(default=list, help_text="The event types sent to this URL.")
-    secret = models.CharField(max_length=80, editable=False, help_text="Signs every delivery (HMAC-SHA256).")
-    is_active = models.BooleanField("active", default=True)
+    url = models.URLField("URL", max_length=500, help_text=_("https:// only; never an internal address."))
+    description = models.CharField(max_length=120, blank=True, help_text=_("Who receives it, e.g. “HRIS sync”."))
+    events = models.JSONField(default=list, help_text=_("The event types sent to this URL."))
+    secret = models.CharField(max_length=80, editable=False, help_text=_("Signs every delivery (HMAC-SHA256)."))
+    is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # The first failure since the last success: failing for a day disables the endpoint.
     failing_since = models.DateTimeField(null=True, blank=True, editable=False)
@@ -987,7 +1013,7 @@ class WebhookEndpoint(models.Model):
     disabled_reason = models.CharField(max_length=300, blank=True, editable=False)
 
     class Meta:
-        verbose_name = "webhook endpoint"
+        verbose_name = _("webhook endpoint")
         ordering = ["employer__name", "url", "id"]
         indexes = [models.Index(fields=["employer", "is_active"], name="webhook_emp_active")]
 
@@ -996,11 +1022,11 @@ class WebhookEndpoint(models.Model):
 
 
 class WebhookDeliveryStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    SENDING = "sending", "Sending"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class WebhookDelivery(models.Model):
@@ -1027,12 +1053,12 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_response = models.TextField(blank=True, help_text="The start of the receiver's last answer.")
+    last_response = models.TextField(blank=True, help_text=_("The start of the receiver's last answer."))
     last_error = models.TextField(blank=True)
 
     class Meta:
-        verbose_name = "webhook delivery"
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once"),
@@ -1054,7 +1080,7 @@ class MergedLead(models.Model):
     TENANT_PATH = "employer_id"
 
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="+")
-    merged_id = models.PositiveBigIntegerField(unique=True, help_text="The id the merged lead had.")
+    merged_id = models.PositiveBigIntegerField(unique=True, help_text=_("The id the merged lead had."))
     kept = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="merged_from")
     at = models.DateTimeField(default=timezone.now)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -1081,7 +1107,7 @@ class Task(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    snoozed = models.PositiveSmallIntegerField(default=0, help_text="How many times it was put off.")
+    snoozed = models.PositiveSmallIntegerField(default=0, help_text=_("How many times it was put off."))
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -1114,7 +1140,7 @@ class SavedView(models.Model):
     name = models.CharField(max_length=80, validators=[single_line])
     # The list's query string, as the filter form reads it (validated when saved and when used).
     query = models.CharField(max_length=2000, blank=True)
-    shared = models.BooleanField(default=False, help_text="Shown to everyone at the employer.")
+    shared = models.BooleanField(default=False, help_text=_("Shown to everyone at the employer."))
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -1131,10 +1157,10 @@ class ImportJob(models.Model):
     """A CSV import run by a Celery task; its counters are the progress bar in admin."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Importing"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Importing")
+        DONE = "done", pgettext_lazy("import status", "Done")
+        FAILED = "failed", _("Failed")
 
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(
@@ -1174,22 +1200,22 @@ class PrivacyPolicy(models.Model):
     TENANT_PATH = "employer_id"
 
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="privacy_policies")
-    version = models.CharField(max_length=40, validators=[single_line], help_text="For example 2026-11.")
-    url = models.URLField(max_length=500, blank=True, help_text="Where the full policy is published.")
-    text = models.TextField(blank=True, max_length=50_000, help_text="The policy, or its summary.")
+    version = models.CharField(max_length=40, validators=[single_line], help_text=_("For example 2026-11."))
+    url = models.URLField(max_length=500, blank=True, help_text=_("Where the full policy is published."))
+    text = models.TextField(blank=True, max_length=50_000, help_text=_("The policy, or its summary."))
     inquiry_wording = models.CharField(
         max_length=500, default="I agree that my details are stored to handle my inquiry.",
-        help_text="The consent to handling the inquiry, as the form shows it.",
+        help_text=_("The consent to handling the inquiry, as the form shows it."),
     )
     news_wording = models.CharField(
         max_length=500, default="Send me news about other openings.",
-        help_text="The consent to news about openings, as the form shows it.",
+        help_text=_("The consent to news about openings, as the form shows it."),
     )
     effective_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        verbose_name_plural = "privacy policies"
+        verbose_name_plural = _("privacy policies")
         ordering = ["-effective_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["employer", "version"], name="privacy_policy_unique_version"),
@@ -1200,8 +1226,8 @@ class PrivacyPolicy(models.Model):
 
 
 class ConsentPurpose(models.TextChoices):
-    INQUIRY = "inquiry", "Handling the inquiry"
-    NEWS = "news", "News about other openings"
+    INQUIRY = "inquiry", _("Handling the inquiry")
+    NEWS = "news", _("News about other openings")
 
 
 class Consent(models.Model):
@@ -1212,10 +1238,10 @@ class Consent(models.Model):
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="+", db_index=False)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="consents")
     purpose = models.CharField(max_length=10, choices=ConsentPurpose.choices)
-    granted = models.BooleanField(help_text="True: given; False: withdrawn.")
+    granted = models.BooleanField(help_text=_("True: given; False: withdrawn."))
     policy = models.ForeignKey(PrivacyPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    wording = models.TextField(blank=True, help_text="Exactly what the person was shown, or what was recorded.")
-    channel = models.CharField(max_length=20, help_text="web_form, api, import, manual, unsubscribe link, …")
+    wording = models.TextField(blank=True, help_text=_("Exactly what the person was shown, or what was recorded."))
+    channel = models.CharField(max_length=20, help_text=_("web_form, api, import, manual, unsubscribe link, …"))
     at = models.DateTimeField(default=timezone.now)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     recorded_by = models.ForeignKey(
@@ -1234,13 +1260,13 @@ class Consent(models.Model):
 
 
 class AuditAction(models.TextChoices):
-    VIEWED = "viewed", "Viewed"
-    CHANGED = "changed", "Changed"
-    EXPORTED = "exported", "Exported"
-    ERASED = "erased", "Erased"
-    MERGED = "merged", "Merged"
-    REPORT_EXPORTED = "report_exported", "Report exported"
-    LOGIN = "login", "Logged in"
+    VIEWED = "viewed", _("Viewed")
+    CHANGED = "changed", _("Changed")
+    EXPORTED = "exported", _("Exported")
+    ERASED = "erased", _("Erased")
+    MERGED = "merged", _("Merged")
+    REPORT_EXPORTED = "report_exported", _("Report exported")
+    LOGIN = "login", _("Logged in")
 
 
 class AuditEvent(models.Model):
@@ -1255,9 +1281,9 @@ class AuditEvent(models.Model):
     lead_id = models.PositiveBigIntegerField(null=True, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="+")
-    username = models.CharField(max_length=150, blank=True, help_text="As it was when the row was written.")
+    username = models.CharField(max_length=150, blank=True, help_text=_("As it was when the row was written."))
     action = models.CharField(max_length=16, choices=AuditAction.choices)
-    detail = models.CharField(max_length=500, blank=True, help_text="Which page, fields or export; never values.")
+    detail = models.CharField(max_length=500, blank=True, help_text=_("Which page, fields or export; never values."))
     at = models.DateTimeField(default=timezone.now)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
 
@@ -1292,7 +1318,7 @@ class UserPreference(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
     time_zone = models.CharField(
         max_length=64, blank=True, validators=[validate_time_zone],
-        help_text="Times in the recruiter UI are shown in this zone; empty: the employer's.",
+        help_text=_("Times in the recruiter UI are shown in this zone; empty: the employer's."),
     )
     # The recruiter UI's language (settings.LANGUAGES); empty: the browser's.
     language = models.CharField(max_length=8, blank=True)

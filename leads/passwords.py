@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 
 def _letters(value: str) -> str:
@@ -23,10 +24,10 @@ class FullNameValidator:
         full = _letters(" ".join(names))
         parts = [_letters(n) for n in names if len(_letters(n)) >= 3]
         if (full and len(full) >= 3 and full in typed) or any(part in typed for part in parts):
-            raise ValidationError("The password must not contain your name.", code="password_has_name")
+            raise ValidationError(gettext("The password must not contain your name."), code="password_has_name")
 
     def get_help_text(self) -> str:
-        return "Your password must not contain your name."
+        return gettext("Your password must not contain your name.")
 
 
 def login_attempt_username(request, credentials: dict | None = None) -> str:

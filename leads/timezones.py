@@ -7,6 +7,7 @@ import zoneinfo
 from importlib import resources
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 # zone.tab lists each country's zones, but not always its most populous first.
 _PREFERRED = {
@@ -47,7 +48,7 @@ def available_zones() -> frozenset[str]:
 
 def validate_time_zone(value: str) -> None:
     if value and value not in available_zones():
-        raise ValidationError("%(value)s is not a known time zone (use a name such as Europe/Berlin).",
+        raise ValidationError(gettext("%(value)s is not a known time zone (use a name such as Europe/Berlin)."),
                               params={"value": value})
 
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from leads.api import api
 from leads.views import brand, csp, health, unsubscribe
@@ -8,6 +9,8 @@ from leads.views import brand, csp, health, unsubscribe
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("csp-report/", csp.csp_report, name="csp_report"),
+    # The strings of static/js in the page's language (locale/*/LC_MESSAGES/djangojs.po).
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/reports/", include("leads.reports_urls")),
     path("admin/retention/", include("leads.admin.retention")),
     path("admin/", admin.site.urls),

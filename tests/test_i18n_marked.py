@@ -43,7 +43,7 @@ LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 PLACEHOLDER = "\u00a7"  # stands for a template variable or tag in the reassembled text
 
 GETTEXT_CALLS = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "pgettext",
-                 "pgettext_lazy", "npgettext", "npgettext_lazy", "gettext_noop", "format_lazy", "_lazy"}
+                 "pgettext_lazy", "npgettext", "npgettext_lazy", "gettext_noop", "format_lazy"}
 TEXT_KEYWORDS = {"label", "help_text", "verbose_name", "verbose_name_plural", "empty_label",
                  "description", "empty_value_display", "placeholder", "title", "message"}
 MESSAGE_FUNCTIONS = {"success", "info", "warning", "error", "debug", "add_message"}
@@ -85,17 +85,16 @@ def _reassembled(source: str) -> str:
             if name == "verbatim":
                 skipping = "endverbatim"
                 continue
-            if name == "block" and token.contents.split()[-1].endswith("class"):
-                # A block that fills a class attribute in the parent template ({% block main_class %}).
+            if name == "block" and token.contents.split()[-1].endswith(("class", "attrs")):
+                # A block that fills attributes in the parent template ({% block main_class %}).
                 skipping = "endblock"
                 continue
             out.append(PLACEHOLDER)
         elif token.token_type == TokenType.TEXT:
             if not skipping:
                 out.append(token.contents)
-        elif token.token_type == TokenType.VAR:
-            if not skipping:
-                out.append(PLACEHOLDER)
+        elif token.token_type == TokenType.VAR and not skipping:
+            out.append(PLACEHOLDER)
     return "".join(out)
 
 
@@ -112,12 +111,13 @@ class _VisibleText(HTMLParser):
         for name, value in attrs:
             if not value:
                 continue
-            if name in VISIBLE_ATTRIBUTES or (
-                name == "value" and tag in ("input", "button")
+            read = name in VISIBLE_ATTRIBUTES or (
+                # A <button>'s value is sent, never shown; an <input type="submit">'s is its label.
+                name == "value" and tag == "input"
                 and (attributes.get("type") or "").lower() in BUTTON_TYPES
-            ) or (name == "content" and tag == "meta" and attributes.get("name") == "description"):
-                if _is_text(value):
-                    self.found.append(f'<{tag} {name}="{value.strip()}">')
+            ) or (name == "content" and tag == "meta" and attributes.get("name") == "description")
+            if read and _is_text(value):
+                self.found.append(f'<{tag} {name}="{value.strip()}">')
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
@@ -215,7 +215,7 @@ class _UnmarkedCode(ast.NodeVisitor):
                 for value in keyword.value.values:
                     self._flag(value, f"{called}(error_messages=)")
             if keyword.arg == "attrs" and isinstance(keyword.value, ast.Dict):
-                for key, value in zip(keyword.value.keys, keyword.value.values):
+                for key, value in zip(keyword.value.keys, keyword.value.values, strict=False):
                     if isinstance(key, ast.Constant) and key.value in VISIBLE_ATTRIBUTES:
                         self._flag(value, f"attrs[{key.value!r}]")
         if called in MESSAGE_FUNCTIONS and _name(getattr(node.func, "value", None)) == "messages":
@@ -239,6 +239,21 @@ def _code_files() -> list[Path]:
                   if not p.relative_to(CODE).as_posix().startswith(SKIPPED_CODE))
 
 
+# ---------------------------------------------------------------- JavaScript
+
+JS = ROOT / "static" / "js"
+_JS_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+# A sentence in quotes: a capital letter, then at least one space. Codes, selectors and header
+# names ("Content-Type", "select[name=to_stage]") have no space.
+_JS_SENTENCE = re.compile(r"""(?<![\w.])(gettext\(\s*)?(["'])([A-Z][^"'\n]*\s[^"'\n]*)\2""")
+
+
+def unmarked_in_script(path: Path) -> list[str]:
+    """Sentences in a script not passed to the catalogue's ``gettext(...)``."""
+    code = _JS_COMMENT.sub("", path.read_text(encoding="utf-8"))
+    return [match.group(3) for match in _JS_SENTENCE.finditer(code) if not match.group(1)]
+
+
 # ---------------------------------------------------------------- the checks
 
 
@@ -250,6 +265,11 @@ def test_template_text_is_marked(path):
 @pytest.mark.parametrize("path", _code_files(), ids=lambda p: p.relative_to(CODE).as_posix())
 def test_code_text_is_marked(path):
     assert unmarked_in_code(path) == []
+
+
+@pytest.mark.parametrize("path", sorted(JS.glob("*.js")), ids=lambda p: p.name)
+def test_script_text_is_marked(path):
+    assert unmarked_in_script(path) == []
 
 
 def test_the_check_finds_what_is_left_unmarked(tmp_path):
@@ -275,6 +295,11 @@ def test_the_check_finds_what_is_left_unmarked(tmp_path):
         "raise ValidationError('Too long')\n"
         "code = forms.CharField(widget=forms.TextInput(attrs={'placeholder': 'e.g. Lisbon', 'class': 'x'}))\n",
         encoding="utf-8")
+    script = tmp_path / "page.js"
+    script.write_text('// "Not this"\nshow(gettext("Saved for you"));\nshow("Left as it was");\n'
+                      'var type = "Content-Type";\n', encoding="utf-8")
+    assert unmarked_in_script(script) == ["Left as it was"]
+
     assert unmarked_in_code(code) == [
         "line 4: choice label: 'Lost'", "line 5: CharField(label=): 'Name'",
         "line 6: messages.success: 'Saved § leads'", "line 8: ValidationError: 'Too long'",

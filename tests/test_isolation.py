@@ -84,6 +84,8 @@ PUBLIC = {
     "my-data", "leads:team_invite_accept", "leads:my_data_download",
     # The API's description and its docs page: the same for everybody, no data in either.
     "api:openapi-json", "api:openapi-view", "api:api-root",
+    # The translations of the scripts' strings: the same for everybody.
+    "javascript-catalog",
 }
 # Links from an email: the walk sends a token of the secret lead made for another purpose, which
 # must open nothing (an unsubscribe link is not a my-data link).

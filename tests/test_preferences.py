@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from leads.models import UserPreference
 from leads.i18n import SESSION_KEY as LANGUAGE_SESSION_KEY
+from leads.models import UserPreference
 from leads.services.preferences import SESSION_KEY
 
 

@@ -25,10 +25,11 @@ BOARD_QUERIES = 27
 # the page of cards.
 COLUMN_QUERIES = 5
 # A move: the session, the user, the employers, the lead; in the service's transaction the
-# locked row, the stage event, the webhook endpoints to tell, the lead's update, the follow-ups
+# locked row, the stage event, the webhook endpoints to tell, the end of the stay the move closes
+# (StageEvent.left_at), the lead's update, the follow-ups
 # it may stop (two reads), and the savepoint and its release that stand in for BEGIN/COMMIT
 # inside a test's transaction.
-MOVE_QUERIES = 12
+MOVE_QUERIES = 13
 
 pytestmark = pytest.mark.django_db
 

@@ -7,6 +7,7 @@ calls (``leads/admin/leads.py``).
 """
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from leads.admin import (  # noqa: F401
     api_keys,
@@ -35,9 +36,9 @@ from leads.admin.tenancy import (
     tenant_id_of,
 )
 
-admin.site.site_header = "Relocate administration"
-admin.site.site_title = "Relocate admin"
-admin.site.index_title = "Employers, leads, follow-ups and reports"
+admin.site.site_header = _("Relocate administration")
+admin.site.site_title = _("Relocate admin")
+admin.site.index_title = _("Employers, leads, follow-ups and reports")
 
 __all__ = [
     "READ_ONLY", "HistoryAdmin", "ReadOnlyInline", "SuperuserOnlyAdmin", "TenantConsistentForm", "TenantScopedAdmin",

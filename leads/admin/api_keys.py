@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads import models as m
 from leads.admin.tenancy import RelatedOnly, TenantConsistentForm, TenantScopedAdmin
@@ -21,7 +23,7 @@ class ApiKeyForm(TenantConsistentForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         if not any(cleaned.get(f"scope_{scope}") for scope in m.ApiScope.values):
-            raise forms.ValidationError("Choose at least one scope: intake, read or write.")
+            raise forms.ValidationError(gettext("Choose at least one scope: intake, read or write."))
         return cleaned
 
 
@@ -43,9 +45,9 @@ class ApiKeyAdmin(TenantScopedAdmin, admin.ModelAdmin):
             return ("employer", "name", *self.SCOPES)
         return ("employer", "name", *self.SCOPES, *self.readonly_fields)
 
-    @admin.display(description="scopes")
+    @admin.display(description=_("scopes"))
     def scope_list(self, obj: m.ApiKey) -> str:
-        return ", ".join(obj.scopes) or "none"
+        return ", ".join(obj.scopes) or gettext("none")
 
     def get_readonly_fields(self, request: HttpRequest, obj: m.ApiKey | None = None) -> tuple[str, ...]:
         # A key never moves to another employer: that would hand it their leads.
@@ -69,10 +71,11 @@ class ApiKeyAdmin(TenantScopedAdmin, admin.ModelAdmin):
         if plaintext is None:
             return super().response_add(request, obj, post_url_continue)
         context = {**self.admin_site.each_context(request), "opts": self.opts, "key": obj, "plaintext": plaintext,
-                   "title": "API key created"}
+                   "title": gettext("API key created")}
         return render(request, "admin/leads/apikey/created.html", context)
 
-    @admin.action(description="Revoke selected API keys", permissions=("change",))
+    @admin.action(description=_("Revoke selected API keys"), permissions=("change",))
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = api_keys_revoke(keys=queryset)
-        self.message_user(request, f"Revoked {count} API key(s); they stop working at once.", messages.SUCCESS)
+        message = gettext("Revoked %(count)s API key(s); they stop working at once.") % {"count": count}
+        self.message_user(request, message, messages.SUCCESS)

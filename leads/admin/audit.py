@@ -24,12 +24,15 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads import models as m
 from leads.admin.tenancy import HistoryAdmin, member_employer_ids
 from leads.reports.csv import neutralise
 
-CSV_COLUMNS = ("at (UTC)", "employer", "username", "action", "lead_id", "detail", "remote_addr")
+# Translated when a download starts, in the language of the person downloading.
+CSV_COLUMNS = (_("at (UTC)"), _("employer"), _("username"), _("action"), _("lead_id"), _("detail"), _("remote_addr"))
 
 
 class CappedPaginator(Paginator):
@@ -50,7 +53,7 @@ def _admin_employer_ids(request: HttpRequest) -> frozenset[int]:
 class EmployerFilter(admin.SimpleListFilter):
     """The viewer's employers (not a DISTINCT over the log, which would read every row)."""
 
-    title = "employer"
+    title = _("employer")
     parameter_name = "employer"
 
     def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
@@ -67,7 +70,7 @@ class EmployerFilter(admin.SimpleListFilter):
 class UserFilter(admin.SimpleListFilter):
     """The members of the viewer's employers (the rows keep the username as it was, too)."""
 
-    title = "user"
+    title = _("user")
     parameter_name = "user"
 
     def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
@@ -88,7 +91,7 @@ class AuditEventAdmin(HistoryAdmin, admin.ModelAdmin):
     list_filter = ("action", UserFilter, ("at", admin.DateFieldListFilter), EmployerFilter)
     # "=lead_id": one lead's log (the index audit_emp_lead); a username as it was written.
     search_fields = ("=lead_id", "=username")
-    search_help_text = "A lead's id, or a username."
+    search_help_text = _("A lead's id, or a username.")
     list_select_related = ("employer",)
     readonly_fields = ("at", "employer", "lead_id", "user", "username", "action", "detail", "remote_addr")
     fields = readonly_fields
@@ -111,7 +114,7 @@ class AuditEventAdmin(HistoryAdmin, admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or bool(_admin_employer_ids(request))
 
-    @admin.display(description="lead", ordering="lead_id")
+    @admin.display(description=_("lead"), ordering="lead_id")
     def lead(self, event: m.AuditEvent) -> str:
         # The lead's own log, not its page (which would itself be logged as a view).
         if event.lead_id is None:
@@ -120,7 +123,7 @@ class AuditEventAdmin(HistoryAdmin, admin.ModelAdmin):
 
     # --- the CSV export -----------------------------------------------------------------------
 
-    @admin.action(description="Export the selected rows as CSV", permissions=["view"])
+    @admin.action(description=_("Export the selected rows as CSV"), permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> StreamingHttpResponse:
         return audit_csv_response(queryset)
 
@@ -135,18 +138,18 @@ class AuditEventAdmin(HistoryAdmin, admin.ModelAdmin):
         try:
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
-            return HttpResponseBadRequest("Those filters are not valid.")
+            return HttpResponseBadRequest(gettext("Those filters are not valid."))
         return audit_csv_response(changelist.get_queryset(request))
 
 
-def _lines(queryset: QuerySet) -> Iterator[str]:
+def _lines(queryset: QuerySet, header: list[str]) -> Iterator[str]:
     class Echo:
         def write(self, value: str) -> str:
             return value
 
     writer = csv.writer(Echo())
     yield "\ufeff"  # a byte-order mark: Excel then reads UTF-8
-    yield writer.writerow(CSV_COLUMNS)
+    yield writer.writerow(header)
     rows = queryset.order_by("-at", "-id").values_list(
         "at", "employer__name", "username", "action", "lead_id", "detail", "remote_addr"
     )
@@ -156,6 +159,7 @@ def _lines(queryset: QuerySet) -> Iterator[str]:
 
 
 def audit_csv_response(queryset: QuerySet) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(_lines(queryset), content_type="text/csv; charset=utf-8")
+    header = [str(column) for column in CSV_COLUMNS]  # now: the rows stream after the view has returned
+    response = StreamingHttpResponse(_lines(queryset, header), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="audit-log-{timezone.now():%Y%m%d-%H%M}.csv"'
     return response

@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils import translation
 from django.utils.html import escape, format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads import models as m
 from leads.admin.tenancy import (
@@ -22,41 +24,43 @@ from leads.services.outbox import outbox_cancel, outbox_daily_counts, outbox_ret
 
 # Every variable a template may use (leads.emails.template_context); a test keeps the two equal.
 TEMPLATE_VARIABLES: tuple[tuple[str, str], ...] = (
-    ("lead.name", "the person's full name"),
-    ("lead.first_name", "their first name"),
-    ("lead.email", "their email address"),
-    ("lead.current_city", "the city they live in"),
-    ("lead.current_country", "the country they live in"),
-    ("employer.name", "your employer's name"),
-    ("employer.destination_country", "the country they would move to"),
-    ("opening", "the opening they asked about (else their role of interest)"),
-    ("recruiter.name", "the recruiter writing (else the lead's owner)"),
-    ("recruiter.email", "that recruiter's email"),
-    ("signature", "the recruiter's name and the employer's, one per line"),
-    ("unsubscribe_url", "the one-click unsubscribe link (put it in every email)"),
-    ("still_interested_url", "the link that keeps their inquiry open"),
-    ("my_data_url", "the link to see or erase their data"),
-    ("link_days", "how many days that link works"),
-    ("link_until", "the day that link stops working (a date: {{ link_until|date }})"),
+    ("lead.name", _("the person's full name")),
+    ("lead.first_name", _("their first name")),
+    ("lead.email", _("their email address")),
+    ("lead.current_city", _("the city they live in")),
+    ("lead.current_country", _("the country they live in")),
+    ("employer.name", _("your employer's name")),
+    ("employer.destination_country", _("the country they would move to")),
+    ("opening", _("the opening they asked about (else their role of interest)")),
+    ("recruiter.name", _("the recruiter writing (else the lead's owner)")),
+    ("recruiter.email", _("that recruiter's email")),
+    ("signature", _("the recruiter's name and the employer's, one per line")),
+    ("unsubscribe_url", _("the one-click unsubscribe link (put it in every email)")),
+    ("still_interested_url", _("the link that keeps their inquiry open")),
+    ("my_data_url", _("the link to see or erase their data")),
+    ("link_days", _("how many days that link works")),
+    ("link_until", _("the day that link stops working (a date: {{ link_until|date }})")),
 )
 
 
 def template_variables_help() -> str:
-    return "Variables: " + "; ".join(f"{{{{ {name} }}}} {what}" for name, what in TEMPLATE_VARIABLES) + "."
+    variables = "; ".join(f"{{{{ {name} }}}} {what}" for name, what in TEMPLATE_VARIABLES)
+    return gettext("Variables: %(variables)s.") % {"variables": variables}
 
 
 def preview_html(*, lead: m.Lead, rendered: Rendered, src: str) -> str:
     """A rendered email as the admin shows it: who for, the subject, the text, the HTML part
     in a sandboxed frame."""
     html_part = format_html(
-        '<iframe sandbox="" class="email-preview-html" title="HTML part" src="{}"></iframe>', src,
+        '<iframe sandbox="" class="email-preview-html" title="{}" src="{}"></iframe>', gettext("HTML part"), src,
     ) if rendered.html else ""
+    # escape(), not format_html's own: a rendered template is marked safe, and a lead's
+    # name from the public form must never become markup on this page.
+    recipient = format_html("<strong>{}</strong> &lt;{}&gt;", escape(lead.name), escape(lead.email))
     return format_html(
-        '<p>For <strong>{}</strong> &lt;{}&gt;</p><p><strong>Subject:</strong> {}</p>'
-        '<pre class="email-preview-text">{}</pre>{}',
-        # escape(), not format_html's own: a rendered template is marked safe, and a lead's
-        # name from the public form must never become markup on this page.
-        escape(lead.name), escape(lead.email), escape(rendered.subject), escape(rendered.text), html_part,
+        '<p>{}</p><p><strong>{}</strong> {}</p><pre class="email-preview-text">{}</pre>{}',
+        format_html(gettext("For {recipient}"), recipient=recipient), gettext("Subject:"),
+        escape(rendered.subject), escape(rendered.text), html_part,
     )
 
 
@@ -92,13 +96,13 @@ class EmailTemplateTranslationInline(TenantScopedInline, admin.StackedInline):
     fields = ("language", "subject", "body_text", "body_html", "preview")
     readonly_fields = ("preview",)
 
-    @admin.display(description="Preview in this language")
+    @admin.display(description=_("Preview in this language"))
     def preview(self, obj: m.EmailTemplateTranslation) -> str:
         if obj.pk is None:
-            return "Save the translation to see a preview."
+            return gettext("Save the translation to see a preview.")
         lead = sample_lead(obj.template.employer_id)
         if lead is None:
-            return "No lead yet to preview with."
+            return gettext("No lead yet to preview with.")
         try:
             rendered = render_in(obj, lead, obj.language)
         except TemplateError as exc:
@@ -126,7 +130,7 @@ class EmailTemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
                 form.base_fields[name].help_text = template_variables_help()
         return form
 
-    @admin.display(description="Preview with a real lead")
+    @admin.display(description=_("Preview with a real lead"))
     def preview(self, obj: m.EmailTemplate) -> str:
         """The saved template rendered for the employer's newest lead, as it would be sent, in
         the employer's default language (each translation has its own preview below)."""
@@ -139,15 +143,15 @@ class EmailTemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
     @staticmethod
     def _render_preview(obj: m.EmailTemplate, language: str = ""):
         if obj.pk is None:
-            return None, None, "Save the template to see a preview."
+            return None, None, gettext("Save the template to see a preview.")
         lead = sample_lead(obj.employer_id)
         if lead is None:
-            return None, None, "No lead yet to preview with."
+            return None, None, gettext("No lead yet to preview with.")
         source: m.EmailTemplate | m.EmailTemplateTranslation | None = obj
         if language:
             source = obj.translations.filter(language=language).first()
             if source is None:
-                return None, None, "No translation in this language."
+                return None, None, gettext("No translation in this language.")
         try:
             return render_in(source, lead, language or lead.employer.default_language), lead, ""
         except TemplateError as exc:
@@ -217,15 +221,15 @@ class OutboundEmailAdmin(HistoryAdmin, admin.ModelAdmin):
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or bool(self.employers_allowed(request, "operate"))
 
-    @admin.action(description="Send again now (failed, cancelled or skipped)", permissions=["operate"])
+    @admin.action(description=_("Send again now (failed, cancelled or skipped)"), permissions=["operate"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = outbox_retry(ids=queryset.values_list("pk", flat=True), by=request.user)
-        self.message_user(request, f"{count} email(s) scheduled to send now.")
+        self.message_user(request, gettext("%(count)s email(s) scheduled to send now.") % {"count": count})
 
-    @admin.action(description="Cancel scheduled emails", permissions=["operate"])
+    @admin.action(description=_("Cancel scheduled emails"), permissions=["operate"])
     def cancel_scheduled(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = outbox_cancel(ids=queryset.values_list("pk", flat=True), by=request.user)
-        self.message_user(request, f"{count} scheduled email(s) cancelled.")
+        self.message_user(request, gettext("%(count)s scheduled email(s) cancelled.") % {"count": count})
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "daily_counts": outbox_daily_counts(self.get_queryset(request))}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads import models as m
 from leads.admin.tenancy import RelatedOnly, TenantConsistentForm, TenantScopedAdmin
@@ -14,7 +16,7 @@ class EmployerForm(TenantConsistentForm):
 
     languages = forms.MultipleChoiceField(
         choices=m.Language.choices, widget=forms.CheckboxSelectMultiple, required=True,
-        help_text="The languages the public form and its pages offer; emails fall back to the default language.",
+        help_text=_("The languages the public form and its pages offer; emails fall back to the default language."),
     )
 
     class Meta:
@@ -25,7 +27,8 @@ class EmployerForm(TenantConsistentForm):
         data = super().clean()
         default, languages = data.get("default_language"), data.get("languages")
         if default and languages and default not in languages:
-            self.add_error("default_language", "The default language must be one of the languages enabled above.")
+            self.add_error("default_language",
+                           gettext("The default language must be one of the languages enabled above."))
         return data
 
 

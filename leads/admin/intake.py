@@ -7,6 +7,8 @@ from collections import Counter
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads import models as m
 from leads.admin.tenancy import HistoryAdmin, RelatedOnly
@@ -25,11 +27,12 @@ class InquiryAdmin(HistoryAdmin, admin.ModelAdmin):
 
 
 class SubmissionErrorFilter(admin.SimpleListFilter):
-    title = "processing"
+    title = _("processing")
     parameter_name = "processing"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("waiting", "Pending"), ("errors", "Pending with an error"), ("done", "Processed")]
+        return [("waiting", gettext("Pending")), ("errors", gettext("Pending with an error")),
+                ("done", gettext("Processed"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         pending = queryset.filter(status=m.Submission.Status.PENDING)
@@ -52,21 +55,22 @@ class SubmissionAdmin(HistoryAdmin, admin.ModelAdmin):
     show_full_result_count = False
     actions = ("process_now",)
 
-    @admin.display(description="email")
+    @admin.display(description=_("email"))
     def submitted_email(self, obj: m.Submission) -> str:
         return str((obj.data or {}).get("email", ""))
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def short_error(self, obj: m.Submission) -> str:
         return obj.last_error[:120]
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or bool(self.employers_allowed(request, "operate"))
 
-    @admin.action(description="Process now (pending submissions)", permissions=["operate"])
+    @admin.action(description=_("Process now (pending submissions)"), permissions=["operate"])
     def process_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.filter(status=m.Submission.Status.PENDING).values_list("pk", flat=True))
         count = submissions_retry_now(ids=ids)
         outcomes = Counter(submission_process(pk) for pk in ids[:50])
-        done = ", ".join(f"{name}: {n}" for name, n in sorted(outcomes.items())) or "nothing pending"
-        self.message_user(request, f"{count} submission(s) due now; processed here: {done}.")
+        done = ", ".join(f"{name}: {n}" for name, n in sorted(outcomes.items())) or gettext("nothing pending")
+        self.message_user(request, gettext("%(count)s submission(s) due now; processed here: %(done)s.")
+                          % {"count": count, "done": done})

@@ -23,6 +23,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads import models as m
 from leads import profile
@@ -64,8 +66,8 @@ class LeadAdminForm(TenantConsistentForm):
     services refuse is an error on the form and nothing of the save has happened yet."""
 
     stage_reason = forms.CharField(
-        label="Reason for the move", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Needed to move a lead backwards or to reopen a closed one; kept on the stage event.",
+        label=_("Reason for the move"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Needed to move a lead backwards or to reopen a closed one; kept on the stage event."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -110,23 +112,26 @@ class LeadAdminForm(TenantConsistentForm):
         reason = (cleaned.get("stage_reason") or "").strip()
         if to_stage not in m.CLOSED_STAGES:
             if closed_reason is not None and "closed_reason" in self.changed_data:
-                self.add_error("closed_reason", "A closed reason only goes with closing the lead.")
+                self.add_error("closed_reason", gettext("A closed reason only goes with closing the lead."))
             cleaned["closed_reason"] = None  # reopening clears it, as the pipeline does
         if to_stage == lead.stage:
             if "closed_reason" in self.changed_data and to_stage in m.CLOSED_STAGES:
-                self.add_error("closed_reason", "The closed reason is chosen when the lead is closed.")
+                self.add_error("closed_reason", gettext("The closed reason is chosen when the lead is closed."))
             if reason:
-                self.add_error("stage_reason", "A reason goes with a change of stage.")
+                self.add_error("stage_reason", gettext("A reason goes with a change of stage."))
             return
         if to_stage in m.CLOSED_STAGES:
             label = m.Stage(to_stage).label.lower()
             if closed_reason is None:
-                self.add_error("closed_reason", f"Choose why the lead is {label}.")
+                self.add_error("closed_reason", gettext("Choose why the lead is %(stage)s.") % {"stage": label})
             elif not closed_reason.fits(to_stage):
-                self.add_error("closed_reason", f"“{closed_reason.label}” is not a reason for {label}.")
+                self.add_error("closed_reason", gettext("“%(reason)s” is not a reason for %(stage)s.")
+                               % {"reason": closed_reason.label, "stage": label})
         if needs_reason(lead.stage, to_stage) and not reason:
-            what = "Reopening a closed lead" if lead.stage in m.CLOSED_STAGES else "Moving a lead backwards"
-            self.add_error("stage_reason", f"{what} needs a reason.")
+            if lead.stage in m.CLOSED_STAGES:
+                self.add_error("stage_reason", gettext("Reopening a closed lead needs a reason."))
+            else:
+                self.add_error("stage_reason", gettext("Moving a lead backwards needs a reason."))
 
 
 # --- the lead's page: its history, read-only -----------------------------------------------
@@ -141,7 +146,7 @@ class PossibleDuplicateInline(ReadOnlyInline, admin.TabularInline):
     model = m.PossibleDuplicate
     fk_name = "lead"
     fields = ("other", "reason", "created_at", "dismissed_at")
-    verbose_name_plural = "possible duplicates (merge or dismiss them under Possible duplicates)"
+    verbose_name_plural = _("possible duplicates (merge or dismiss them under Possible duplicates)")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("other")
@@ -209,17 +214,17 @@ class LeadAdmin(LeadImportMixin, TenantScopedAdmin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("employer", "recruiter_page", "name", "email", "phone", "current_country",
                            "current_city", "time_zone", "profile_url")}),
-        ("Interest", {"fields": ("opening", "role_of_interest", "years_experience", "skills")}),
-        ("Relocation", {"fields": ("needs_sponsorship", "visa_pathway", "earliest_move_date", "move_timeline",
+        (_("Interest"), {"fields": ("opening", "role_of_interest", "years_experience", "skills")}),
+        (_("Relocation"), {"fields": ("needs_sponsorship", "visa_pathway", "earliest_move_date", "move_timeline",
                                    "relocating_with", "dependants", "partner_needs_work_rights",
                                    "credentials_to_recognise", "motivation", "cv_download")}),
-        ("Pipeline", {"fields": ("owner", "stage", "closed_reason", "stage_reason", "furthest_stage",
+        (_("Pipeline"), {"fields": ("owner", "stage", "closed_reason", "stage_reason", "furthest_stage",
                                  "followups_paused")}),
-        ("Consent", {"fields": ("legal_basis", "privacy_accepted_at", "marketing_opt_in", "unsubscribed_at",
+        (_("Consent"), {"fields": ("legal_basis", "privacy_accepted_at", "marketing_opt_in", "unsubscribed_at",
                                 "email_bounced_at", "erased_at")}),
-        ("Source", {"classes": ("collapse",),
+        (_("Source"), {"classes": ("collapse",),
                     "fields": ("source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")}),
-        ("Timestamps", {"classes": ("collapse",),
+        (_("Timestamps"), {"classes": ("collapse",),
                         "fields": ("created_at", "first_contacted_at", "last_activity_at", "stage_changed_at",
                                    "updated_at")}),
     )
@@ -234,19 +239,19 @@ class LeadAdmin(LeadImportMixin, TenantScopedAdmin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    @admin.display(description="In Relocate")
+    @admin.display(description=_("In Relocate"))
     def recruiter_page(self, obj: m.Lead) -> str:
         if obj.pk is None or obj.is_erased:
             return "-"
-        return format_html('<a href="{}">The lead’s page (notes, activities, merge)</a>',
-                           reverse("leads:lead_detail", args=[obj.pk]))
+        return format_html('<a href="{}">{}</a>', reverse("leads:lead_detail", args=[obj.pk]),
+                           gettext("The lead’s page (notes, activities, merge)"))
 
-    @admin.display(description="CV")
+    @admin.display(description=_("CV"))
     def cv_download(self, obj: m.Lead) -> str:
         # Through the recruiter's download, which checks the employer, not the file's media URL.
         if not obj.cv:
             return "-"
-        return format_html('<a href="{}">Download</a>', reverse("leads:lead_cv", args=[obj.pk]))
+        return format_html('<a href="{}">{}</a>', reverse("leads:lead_cv", args=[obj.pk]), gettext("Download"))
 
     def has_change_permission(self, request: HttpRequest, obj: m.Lead | None = None) -> bool:
         # An erased lead stays for the counts only: nothing about it changes any more.
@@ -312,34 +317,36 @@ class LeadAdmin(LeadImportMixin, TenantScopedAdmin, admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())  # the page again, with the message
         return super().response_change(request, obj)
 
-    @admin.action(description="Erase the personal data of the selected leads", permissions=("change",))
+    @admin.action(description=_("Erase the personal data of the selected leads"), permissions=("change",))
     def erase_personal_data(self, request: HttpRequest, queryset: QuerySet) -> None:
         """When a person asks by phone or letter; the link in every email does the same."""
         how = f"by {request.user.get_username()} in admin"
         erased = sum(lead_erase(lead=lead, by=request.user, how=how) for lead in queryset[:500])
-        self.message_user(request, f"Personal data of {erased} lead(s) erased.")
+        self.message_user(request, gettext("Personal data of %(count)s lead(s) erased.") % {"count": erased})
 
     def has_export_permission(self, request: HttpRequest) -> bool:
         # Employer admins (restrict_action keeps the rows to their employers), and superusers.
         return request.user.is_superuser or bool(self.employers_allowed(request, "export"))
 
-    @admin.action(description="Download this person's data (ZIP)", permissions=("export",))
+    @admin.action(description=_("Download this person's data (ZIP)"), permissions=("export",))
     def download_personal_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         """What the person's own download holds, when they ask by phone or letter. Django runs
         actions outside a transaction: reading the files holds no locks."""
         leads = list(queryset.select_related("employer")[:2])
         if len(leads) != 1:
-            self.message_user(request, "Select one lead: the download holds one person's data.", messages.WARNING)
+            self.message_user(request, gettext("Select one lead: the download holds one person's data."),
+                              messages.WARNING)
             return None
         lead = leads[0]
         if lead.is_erased:
-            self.message_user(request, "This lead's personal data is erased: there is nothing to download.",
+            self.message_user(request, gettext("This lead's personal data is erased: there is nothing to download."),
                               messages.WARNING)
             return None
         try:
             export = lead_data_export(lead=lead)
         except DataExportTooLarge as exc:
-            self.message_user(request, f"{exc} Send it to the person another way.", messages.ERROR)
+            self.message_user(request, gettext("%(problem)s Send it to the person another way.") % {"problem": exc},
+                              messages.ERROR)
             return None
         audit_read(action="exported", employer_id=lead.employer_id, lead_id=lead.pk, user=request.user,
                    detail="data download (admin)", remote_addr=client_ip_or_none(request))
@@ -376,7 +383,7 @@ class PossibleDuplicateAdmin(TenantScopedAdmin, admin.ModelAdmin):
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or bool(self.employers_allowed(request, "decide"))
 
-    @admin.action(description="Not the same person: dismiss the selected possible duplicates",
+    @admin.action(description=_("Not the same person: dismiss the selected possible duplicates"),
                   permissions=("decide",))
     def dismiss(self, request: HttpRequest, queryset: QuerySet) -> None:
         dismissed = 0
@@ -385,18 +392,21 @@ class PossibleDuplicateAdmin(TenantScopedAdmin, admin.ModelAdmin):
                 dismissed += duplicates_dismiss(lead=flag.lead, other=flag.other, by=request.user)
             except ValidationError:
                 continue  # dismissed already, with another flag of the same pair
-        self.message_user(request, f"Dismissed {dismissed} possible duplicate(s).", messages.SUCCESS)
+        self.message_user(request, gettext("Dismissed %(count)s possible duplicate(s).") % {"count": dismissed},
+                          messages.SUCCESS)
 
-    @admin.action(description="Merge: keep the lead, merge the other lead into it", permissions=("decide",))
+    @admin.action(description=_("Merge: keep the lead, merge the other lead into it"), permissions=("decide",))
     def merge(self, request: HttpRequest, queryset: QuerySet) -> None:
         merged = 0
         for flag in queryset.filter(dismissed_at__isnull=True).select_related("lead", "other")[:100]:
             try:
                 lead_merge(lead=flag.lead, other=flag.other, by=request.user)
             except ValidationError as exc:
-                self.message_user(request, f"{flag.lead} and {flag.other}: {' '.join(exc.messages)}",
-                                  messages.ERROR)
+                problem = " ".join(exc.messages)
+                self.message_user(request, gettext("%(lead)s and %(other)s: %(problem)s")
+                                  % {"lead": flag.lead, "other": flag.other, "problem": problem}, messages.ERROR)
             else:
                 merged += 1
         if merged:
-            self.message_user(request, f"Merged {merged} pair(s) of leads.", messages.SUCCESS)
+            self.message_user(request, gettext("Merged %(count)s pair(s) of leads.") % {"count": merged},
+                              messages.SUCCESS)

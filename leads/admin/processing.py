@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext, pgettext
 from django.views.decorators.http import require_GET
 
 from leads import profile
@@ -52,14 +53,19 @@ class EmployerRecord:
 def retention_text(employer: Employer) -> str:
     """The employer's retention settings as a sentence: when a lead is anonymised."""
     parts = []
-    for months, when in ((employer.retain_closed_months, "after it closed"),
-                         (employer.retain_inactive_months, "without activity"),
-                         (employer.retain_unsubscribed_months, "after the person unsubscribed")):
-        if months:
-            parts.append(f"{months} months {when}")
+    if employer.retain_closed_months:
+        parts.append(ngettext("%(months)s month after it closed", "%(months)s months after it closed",
+                              employer.retain_closed_months) % {"months": employer.retain_closed_months})
+    if employer.retain_inactive_months:
+        parts.append(ngettext("%(months)s month without activity", "%(months)s months without activity",
+                              employer.retain_inactive_months) % {"months": employer.retain_inactive_months})
+    if employer.retain_unsubscribed_months:
+        parts.append(ngettext("%(months)s month after the person unsubscribed",
+                              "%(months)s months after the person unsubscribed",
+                              employer.retain_unsubscribed_months) % {"months": employer.retain_unsubscribed_months})
     if not parts:
-        return "Kept until erased by hand or at the person's request"
-    return "Anonymised " + "; or ".join(parts)
+        return gettext("Kept until erased by hand or at the person's request")
+    return gettext("Anonymised %(periods)s") % {"periods": pgettext("between retention periods", "; or ").join(parts)}
 
 
 def processing_employers(request: HttpRequest) -> QuerySet[Employer]:
@@ -76,25 +82,33 @@ def processing_employers(request: HttpRequest) -> QuerySet[Employer]:
 
 def employer_record(employer: Employer) -> EmployerRecord:
     retention = retention_text(employer)
-    kept = f"Kept, without the person's identity, once anonymised ({retention.lower()})"
-    until = f"Until anonymised: {retention[0].lower()}{retention[1:]}"
+    kept = gettext("Kept, without the person's identity, once anonymised (%(retention)s)") % {
+        "retention": retention.lower()}
+    until = gettext("Until anonymised: %(retention)s") % {"retention": f"{retention[0].lower()}{retention[1:]}"}
+    yes, no = gettext("Yes"), gettext("No")
     fields = [
         Row(label=str(spec.label), question=str(spec.applicant_label), purpose=spec.purpose,
             retention=until if spec.erased else kept,
-            erasure="Cleared" if spec.erased else "Kept, without the person's identity",
-            visible_to=spec.visible_to, in_download="Yes",
-            in_csv_export="Yes" if spec.exported else "No")
+            erasure=gettext("Cleared") if spec.erased else gettext("Kept, without the person's identity"),
+            visible_to=str(spec.visible_to), in_download=yes,
+            in_csv_export=yes if spec.exported else no)
         for spec in (profile.BY_NAME[name] for name in profile.PERSONAL_FIELDS)
     ]
     other = []
     for held in OTHER_DATA:
         exported = held.exported or (held.with_notes and employer.data_export_includes_notes)
-        note = ("" if not held.with_notes
-                else " (the employer's choice: “data export includes notes” is "
-                     f"{'on' if employer.data_export_includes_notes else 'off'})")
-        other.append(Row(label=held.label, question="", purpose=held.purpose, retention=kept if held.kept else until,
-                         erasure=held.erasure, visible_to=profile.RECRUITERS_AND_ADMINS,
-                         in_download=("Yes" if exported else "No") + note, in_csv_export=""))
+        answer = yes if exported else no
+        if not held.with_notes:
+            in_download = answer
+        elif employer.data_export_includes_notes:
+            in_download = gettext("%(answer)s (the employer's choice: “data export includes notes” is on)") % {
+                "answer": answer}
+        else:
+            in_download = gettext("%(answer)s (the employer's choice: “data export includes notes” is off)") % {
+                "answer": answer}
+        other.append(Row(label=str(held.label), question="", purpose=str(held.purpose),
+                         retention=kept if held.kept else until, erasure=str(held.erasure),
+                         visible_to=str(profile.RECRUITERS_AND_ADMINS), in_download=in_download, in_csv_export=""))
     return EmployerRecord(employer=employer, retention=retention, admins=employer.admins,
                           recruiters=employer.recruiters, fields=fields, other=other)
 
@@ -107,7 +121,7 @@ def processing_record_view(request: HttpRequest, model_admin: admin.ModelAdmin) 
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
-        "title": "Record of processing",
+        "title": gettext("Record of processing"),
         "records": [employer_record(e) for e in employers[:_EMPLOYERS_SHOWN]],
         "more": len(employers) > _EMPLOYERS_SHOWN,
     }

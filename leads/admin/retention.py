@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from leads.admin.tenancy import member_employer_ids
@@ -35,7 +36,7 @@ def index(request: HttpRequest) -> HttpResponse:
     if len(employers) == 1:
         return redirect("retention:employer", employer_id=employers[0].pk)
     return render(request, "admin/leads/retention_index.html", {
-        **admin.site.each_context(request), "title": "What would be anonymised today", "employers": employers,
+        **admin.site.each_context(request), "title": gettext("What would be anonymised today"), "employers": employers,
         "rules": RULES,
     })
 
@@ -43,8 +44,9 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_GET
 def employer_preview(request: HttpRequest, employer_id: int) -> HttpResponse:
     employer = get_object_or_404(_admin_employers(request), pk=employer_id)
+    title = gettext("What would be anonymised today: %(employer)s") % {"employer": employer.name}
     return render(request, "admin/leads/retention.html", {
-        **admin.site.each_context(request), "title": f"What would be anonymised today: {employer.name}",
+        **admin.site.each_context(request), "title": title,
         "preview": retention_preview(employer=employer), "warning_days": WARNING_DAYS,
     })
 

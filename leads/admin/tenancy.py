@@ -22,6 +22,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext
 
 from leads import models as m
 from leads.access import employer_ids, scope, tenant_path
@@ -94,7 +95,7 @@ class TenantConsistentForm(forms.ModelForm):
             elif is_tenant_model(field.related_model):
                 values = value if field.many_to_many else [value]
                 if any(tenant_id_of(v) != tenant for v in values):
-                    self.add_error(name, "This belongs to another employer.")
+                    self.add_error(name, gettext("This belongs to another employer."))
         return cleaned
 
     def _model_field(self, name: str) -> models.Field | None:
@@ -118,7 +119,7 @@ class TenantConsistentForm(forms.ModelForm):
         if self._meta.model is m.Membership or not {name, own_field} & set(self.changed_data):
             return
         if not m.Membership.objects.filter(user_id=user.pk, employer_id=tenant).exists():
-            self.add_error(name, "This person is not a member of this employer.")
+            self.add_error(name, gettext("This person is not a member of this employer."))
 
 
 # --- the mixins ---------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from leads import models as m
 from leads import webhook_http
@@ -30,11 +32,11 @@ class WebhookEndpointForm(TenantConsistentForm):
                          help_text=m.WebhookEndpoint._meta.get_field("url").help_text)
     events = forms.MultipleChoiceField(
         choices=m.WebhookEvent.choices, widget=forms.CheckboxSelectMultiple,
-        help_text="The events sent to this URL. Payloads carry ids only; fetch the rest through the API.",
+        help_text=_("The events sent to this URL. Payloads carry ids only; fetch the rest through the API."),
     )
     rotate_secret = forms.BooleanField(
-        required=False, label="Rotate the secret",
-        help_text="Make a new secret on save; the receiver must use it from the next delivery on.",
+        required=False, label=_("Rotate the secret"),
+        help_text=_("Make a new secret on save; the receiver must use it from the next delivery on."),
     )
 
     class Meta:
@@ -45,7 +47,8 @@ class WebhookEndpointForm(TenantConsistentForm):
         url = self.cleaned_data["url"]
         problem = webhook_http.url_problem(url)
         if problem:
-            raise forms.ValidationError(f"This URL cannot receive webhooks: {problem}.")
+            raise forms.ValidationError(
+                gettext("This URL cannot receive webhooks: %(problem)s.") % {"problem": problem})
         return url
 
     def clean_events(self) -> list[str]:
@@ -75,24 +78,26 @@ class WebhookEndpointAdmin(TenantScopedAdmin, admin.ModelAdmin):
         # An endpoint never moves to another employer: its secret and deliveries are theirs.
         return () if obj is None else ("employer", "secret_shown", *_HEALTH)
 
-    @admin.display(description="events")
+    @admin.display(description=_("events"))
     def event_count(self, obj: m.WebhookEndpoint) -> str:
         count = len(obj.events) if isinstance(obj.events, list) else 0
-        return f"all {count}" if count == len(m.WebhookEvent.values) else str(count)
+        return gettext("all %(count)s") % {"count": count} if count == len(m.WebhookEvent.values) else str(count)
 
-    @admin.display(description="health")
+    @admin.display(description=_("health"))
     def health(self, obj: m.WebhookEndpoint) -> str:
         if obj.disabled_at:
-            return f"disabled {obj.disabled_at:%Y-%m-%d %H:%M} UTC"
+            return gettext("disabled %(at)s UTC") % {"at": f"{obj.disabled_at:%Y-%m-%d %H:%M}"}
         if obj.failing_since:
-            return f"failing since {obj.failing_since:%Y-%m-%d %H:%M} UTC"
-        return f"last delivered {obj.last_success_at:%Y-%m-%d %H:%M} UTC" if obj.last_success_at else "nothing sent yet"
+            return gettext("failing since %(at)s UTC") % {"at": f"{obj.failing_since:%Y-%m-%d %H:%M}"}
+        if obj.last_success_at:
+            return gettext("last delivered %(at)s UTC") % {"at": f"{obj.last_success_at:%Y-%m-%d %H:%M}"}
+        return gettext("nothing sent yet")
 
-    @admin.display(description="secret")
+    @admin.display(description=_("secret"))
     def secret_shown(self, obj: m.WebhookEndpoint) -> str:
         return format_html(
-            "<code>{}</code><div class=\"help\">The receiver verifies the Relocate-Signature header with it "
-            "(docs/webhooks.md).</div>", obj.secret,
+            '<code>{}</code><div class="help">{}</div>', obj.secret,
+            gettext("The receiver verifies the Relocate-Signature header with it (docs/webhooks.md)."),
         )
 
     def save_model(self, request: HttpRequest, obj: m.WebhookEndpoint, form: forms.ModelForm, change: bool) -> None:
@@ -103,16 +108,17 @@ class WebhookEndpointAdmin(TenantScopedAdmin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if change and form.cleaned_data.get("rotate_secret"):
             webhook_endpoint_rotate_secret(endpoint=obj)
-            self.message_user(request, "A new secret was made; the old one no longer signs anything.",
+            self.message_user(request, gettext("A new secret was made; the old one no longer signs anything."),
                               messages.WARNING)
 
-    @admin.action(description="Rotate the secret of selected endpoints", permissions=("change",))
+    @admin.action(description=_("Rotate the secret of selected endpoints"), permissions=("change",))
     def rotate_secrets(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = 0
         for endpoint in queryset:
             webhook_endpoint_rotate_secret(endpoint=endpoint)
             count += 1
-        self.message_user(request, f"New secrets for {count} endpoint(s); update the receivers.", messages.WARNING)
+        self.message_user(request, gettext("New secrets for %(count)s endpoint(s); update the receivers.")
+                          % {"count": count}, messages.WARNING)
 
 
 @admin.register(m.WebhookDelivery)
@@ -131,12 +137,12 @@ class WebhookDeliveryAdmin(HistoryAdmin, admin.ModelAdmin):
     readonly_fields = fields
     actions = ("retry_now",)
 
-    @admin.display(description="event", ordering="event_type")
+    @admin.display(description=_("event"), ordering="event_type")
     def event(self, obj: m.WebhookDelivery) -> str:
         # The code alone: the long label would push the table off the screen.
         return obj.event_type
 
-    @admin.display(description="body (as sent and signed)")
+    @admin.display(description=_("body (as sent and signed)"))
     def body_shown(self, obj: m.WebhookDelivery) -> str:
         try:
             text = json.dumps(json.loads(obj.body), indent=2)
@@ -144,15 +150,16 @@ class WebhookDeliveryAdmin(HistoryAdmin, admin.ModelAdmin):
             text = obj.body
         return format_html("<pre>{}</pre>", text)
 
-    @admin.display(description="last response")
+    @admin.display(description=_("last response"))
     def last_response_shown(self, obj: m.WebhookDelivery) -> str:
         return format_html("<pre>{}</pre>", obj.last_response) if obj.last_response else "—"
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or bool(self.employers_allowed(request, "operate"))
 
-    @admin.action(description="Retry now (failed or cancelled, to active endpoints)", permissions=["operate"])
+    @admin.action(description=_("Retry now (failed or cancelled, to active endpoints)"), permissions=["operate"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = webhook_deliveries_retry(ids=queryset.values_list("pk", flat=True), by=request.user)
-        self.message_user(request, f"{count} deliver{'y' if count == 1 else 'ies'} scheduled to send now.")
+        self.message_user(request, ngettext("%(count)s delivery scheduled to send now.",
+                                            "%(count)s deliveries scheduled to send now.", count) % {"count": count})
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 
 from django.utils.translation import get_language, override
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from leads.timezones import available_zones
 
-YES_NO_UNSURE = [("", "Not sure"), ("yes", "Yes"), ("no", "No")]
+YES_NO_UNSURE = [("", _("Not sure")), ("yes", _("Yes")), ("no", _("No"))]
 
 
 def country_choices(blank: str = "—") -> list[tuple[str, str]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads.fields import BoundedDateField, CheckedForm
 from leads.forms.choices import choices_of, country_choices, yes_no
@@ -26,36 +28,42 @@ def member_choices(employer_ids: list[int]) -> list[tuple[str, str]]:
 class LeadFilterForm(CheckedForm):
     """The list's filters, read from the query string; an invalid one is shown and ignored."""
 
-    q = forms.CharField(required=False, max_length=200, label="Search",
-                        widget=forms.TextInput(attrs={"placeholder": "Name, email, phone or skill", "type": "search"}))
-    stage = forms.ChoiceField(required=False)
-    source = forms.ChoiceField(required=False)
-    current_country = forms.ChoiceField(choices=country_choices("Any"), required=False, label="Country")
-    citizenship = forms.ChoiceField(choices=country_choices("Any"), required=False)
-    opening = forms.ModelChoiceField(queryset=Opening.objects.none(), required=False, empty_label="Any")
-    owner = forms.ChoiceField(required=False)
-    move_timeline = forms.ChoiceField(choices=choices_of(MoveTimeline, "Any"), required=False, label="Move timeline")
+    q = forms.CharField(required=False, max_length=200, label=_("Search"),
+                        widget=forms.TextInput(attrs={"placeholder": _("Name, email, phone or skill"),
+                                                      "type": "search"}))
+    stage = forms.ChoiceField(required=False, label=_("Stage"))
+    source = forms.ChoiceField(required=False, label=_("Source"))
+    current_country = forms.ChoiceField(choices=country_choices(_("Any")), required=False, label=_("Country"))
+    citizenship = forms.ChoiceField(choices=country_choices(_("Any")), required=False, label=_("Citizenship"))
+    opening = forms.ModelChoiceField(queryset=Opening.objects.none(), required=False, empty_label=_("Any"),
+                                     label=_("Opening"))
+    owner = forms.ChoiceField(required=False, label=_("Owner"))
+    move_timeline = forms.ChoiceField(choices=choices_of(MoveTimeline, _("Any")), required=False,
+                                      label=_("Move timeline"))
     needs_sponsorship = forms.TypedChoiceField(
-        choices=[("", "Any"), ("yes", "Yes"), ("no", "No")], coerce=yes_no, empty_value=None, required=False,
-        label="Needs sponsorship",
+        choices=[("", _("Any")), ("yes", _("Yes")), ("no", _("No"))], coerce=yes_no, empty_value=None, required=False,
+        label=_("Needs sponsorship"),
     )
-    created_from = BoundedDateField(required=False, label="Created from",
+    created_from = BoundedDateField(required=False, label=_("Created from"),
                                     widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = BoundedDateField(required=False, label="Created to", widget=forms.DateInput(attrs={"type": "date"}))
-    duplicate = forms.BooleanField(required=False, label="Possible duplicates only")
-    open = forms.BooleanField(required=False, label="Open leads only (not closed)")
-    waiting = forms.BooleanField(required=False, label="Waiting beyond the response target")
+    created_to = BoundedDateField(required=False, label=_("Created to"), widget=forms.DateInput(attrs={"type": "date"}))
+    duplicate = forms.BooleanField(required=False, label=_("Possible duplicates only"))
+    open = forms.BooleanField(required=False, label=_("Open leads only (not closed)"))
+    waiting = forms.BooleanField(required=False, label=_("Waiting beyond the response target"))
     contacted = forms.TypedChoiceField(
-        choices=[("", "Any"), ("yes", "Contacted"), ("no", "Not contacted yet")], coerce=yes_no, empty_value=None,
-        required=False, label="First contact",
+        choices=[("", _("Any")), ("yes", _("Contacted")), ("no", _("Not contacted yet"))], coerce=yes_no,
+        empty_value=None, required=False, label=_("First contact"),
     )
-    tasks = forms.ChoiceField(choices=[("", "Any"), ("open", "With an open task"), ("overdue", "With an overdue task")],
-                              required=False, label="Tasks")
-    sort = forms.ChoiceField(required=False, choices=[("newest", "Newest first"), ("oldest", "Oldest first"),
-                                                      ("active", "Recently active")])
+    tasks = forms.ChoiceField(
+        choices=[("", _("Any")), ("open", _("With an open task")), ("overdue", _("With an overdue task"))],
+        required=False, label=_("Tasks"),
+    )
+    sort = forms.ChoiceField(required=False, label=_("Sort"),
+                             choices=[("newest", _("Newest first")), ("oldest", _("Oldest first")),
+                                      ("active", _("Recently active"))])
     size = forms.TypedChoiceField(required=False, coerce=int, empty_value=50,
                                   choices=[("25", "25"), ("50", "50"), ("100", "100"), ("200", "200")],
-                                  label="Per page")
+                                  label=_("Per page"))
 
     def __init__(self, data=None, *, employer_ids: list[int], owners: list[tuple[str, str]]) -> None:
         if data is not None and not data.get("size"):
@@ -63,9 +71,9 @@ class LeadFilterForm(CheckedForm):
             data = data.copy()
             data["size"] = "50"
         super().__init__(data, initial={"size": "50"})
-        self.fields["stage"].choices = [("", "Any"), *Stage.choices]
-        self.fields["source"].choices = [("", "Any"), *Source.choices]
-        self.fields["owner"].choices = [("", "Anyone"), ("none", "Nobody"), *owners]
+        self.fields["stage"].choices = [("", gettext("Any")), *Stage.choices]
+        self.fields["source"].choices = [("", gettext("Any")), *Source.choices]
+        self.fields["owner"].choices = [("", gettext("Anyone")), ("none", gettext("Nobody")), *owners]
         self.fields["opening"].queryset = Opening.objects.filter(employer_id__in=employer_ids).order_by("title")
         for bound in self:
             if type(bound.field.widget) is forms.Select:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads.fields import EARLIEST_DATE, LATEST_DATE, CheckedForm
 from leads.services.next_steps import QUICK_TASKS, SNOOZES
@@ -22,7 +24,7 @@ class BoundedDateTimeField(forms.DateTimeField):
     anything else is a field error, never an overflow further on."""
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL)
-    default_error_messages = {"invalid": "Enter a date and time, such as 2026-11-03 09:00."}
+    default_error_messages = {"invalid": _("Enter a date and time, such as 2026-11-03 09:00.")}
 
     def to_python(self, value):
         if isinstance(value, str) and len(value) > 40:
@@ -36,7 +38,7 @@ class BoundedDateTimeField(forms.DateTimeField):
 class OwnerField(forms.IntegerField):
     """A user, by id. An id that names nobody gets the same answer as one of another employer."""
 
-    default_error_messages = {"invalid": "The owner must be a member of this lead's employer."}
+    default_error_messages = {"invalid": _("The owner must be a member of this lead's employer.")}
 
     def __init__(self, *, owners: list[tuple[str, str]] = (), **kwargs) -> None:
         kwargs.setdefault("widget", forms.Select(choices=owners))
@@ -54,12 +56,12 @@ class OwnerField(forms.IntegerField):
 
 
 class TaskForm(CheckedForm):
-    title = forms.CharField(max_length=200, label="Next step",
-                            error_messages={"required": "Say what the next step is."})
-    due_at = BoundedDateTimeField(label="Due", error_messages={"required": "Enter when the task is due."})
-    owner = OwnerField(label="Assigned to", error_messages={"required": "Choose who owns the task."})
-    note = forms.CharField(max_length=5000, required=False, label="Details (optional)",
-                           widget=forms.TextInput(attrs={"placeholder": "Details (optional)"}))
+    title = forms.CharField(max_length=200, label=_("Next step"),
+                            error_messages={"required": _("Say what the next step is.")})
+    due_at = BoundedDateTimeField(label=_("Due"), error_messages={"required": _("Enter when the task is due.")})
+    owner = OwnerField(label=_("Assigned to"), error_messages={"required": _("Choose who owns the task.")})
+    note = forms.CharField(max_length=5000, required=False, label=_("Details (optional)"),
+                           widget=forms.TextInput(attrs={"placeholder": _("Details (optional)")}))
 
     def __init__(self, *args, owners: list[tuple[str, str]], **kwargs) -> None:
         kwargs.setdefault("auto_id", "task-%s")
@@ -72,22 +74,24 @@ class TaskForm(CheckedForm):
 
 class QuickTaskForm(CheckedForm):
     template = forms.ChoiceField(choices=[(quick.key, quick.label) for quick in QUICK_TASKS],
-                                 error_messages={"invalid_choice": "Choose one of the quick tasks.",
-                                                 "required": "Choose one of the quick tasks."})
+                                 error_messages={"invalid_choice": _("Choose one of the quick tasks."),
+                                                 "required": _("Choose one of the quick tasks.")})
 
 
 class SnoozeForm(CheckedForm):
-    by = forms.ChoiceField(choices=[*((key, key) for key in SNOOZES), ("until", "until")],
-                           error_messages={"invalid_choice": "Snooze by a day or a week, or until a time you choose.",
-                                           "required": "Snooze by a day or a week, or until a time you choose."})
-    until = BoundedDateTimeField(required=False, label="Snooze until")
+    by = forms.ChoiceField(
+        choices=[*((key, key) for key in SNOOZES), ("until", _("until"))],
+        error_messages={"invalid_choice": _("Snooze by a day or a week, or until a time you choose."),
+                        "required": _("Snooze by a day or a week, or until a time you choose.")},
+    )
+    until = BoundedDateTimeField(required=False, label=_("Snooze until"))
 
     def clean(self):
         data = super().clean()
         if data.get("by") == "until" and not data.get("until") and "until" not in self.errors:
-            self.add_error("until", "Enter the date and time to snooze the task to.")
+            self.add_error("until", gettext("Enter the date and time to snooze the task to."))
         return data
 
 
 class ReassignForm(CheckedForm):
-    owner = OwnerField(label="Owner", error_messages={"required": "Choose who owns the task."})
+    owner = OwnerField(label=_("Owner"), error_messages={"required": _("Choose who owns the task.")})

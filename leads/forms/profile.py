@@ -13,6 +13,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.forms import DeclarativeFieldsMetaclass
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads import profile
 from leads.fields import BoundedDateField, CheckedForm
@@ -47,14 +49,14 @@ def profile_form_field(spec: profile.Field, audience: str) -> forms.Field:
         Kind.COUNTRY: lambda: forms.ChoiceField(choices=countries_or_none, **common),
         Kind.ZONE: lambda: forms.ChoiceField(choices=zone_choices, **common),
         Kind.OPENING: lambda: forms.ModelChoiceField(
-            queryset=Opening.objects.none(), empty_label="Any suitable role", **common
+            queryset=Opening.objects.none(), empty_label=_("Any suitable role"), **common
         ),
         Kind.INTEGER: lambda: forms.IntegerField(min_value=0, max_value=spec.maximum, **common),
         Kind.YES_NO: lambda: forms.TypedChoiceField(
             choices=YES_NO_UNSURE, coerce=yes_no, empty_value=None, **common
         ),
         Kind.CHOICE: lambda: forms.ChoiceField(
-            choices=choices_of(spec.choices, "Not sure" if audience == APPLICANT else "—"), **common
+            choices=choices_of(spec.choices, _("Not sure") if audience == APPLICANT else "—"), **common
         ),
         Kind.DATE: lambda: BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), **common),
         Kind.FLAG: lambda: forms.BooleanField(**common),
@@ -73,14 +75,14 @@ def _answered(spec: profile.Field) -> bool:
 
 def _identity_fields() -> dict[str, forms.Field]:
     return {
-        "name": forms.CharField(max_length=200, label="Full name"),
-        "email": forms.EmailField(max_length=254),
+        "name": forms.CharField(max_length=200, label=_("Full name")),
+        "email": forms.EmailField(max_length=254, label=_("Email")),
         "citizenships": forms.MultipleChoiceField(
-            choices=countries_only, required=False, label="Citizenships",
-            help_text="Hold Ctrl (or ⌘) to choose more than one.",
+            choices=countries_only, required=False, label=_("Citizenships"),
+            help_text=_("Hold Ctrl (or ⌘) to choose more than one."),
         ),
-        "skills": forms.CharField(max_length=1000, required=False,
-                                  help_text="Separated by commas, e.g. Python, Go, SQL."),
+        "skills": forms.CharField(max_length=1000, required=False, label=_("Skills"),
+                                  help_text=_("Separated by commas, e.g. Python, Go, SQL.")),
     }
 
 
@@ -144,8 +146,8 @@ LeadProfileForm = profile_form_class(
 
 def _legal_basis_field(choices: Iterable[tuple[str, str]], *, required: bool) -> forms.ChoiceField:
     return forms.ChoiceField(
-        choices=list(choices), required=required, label="Legal basis",
-        help_text="Why we may hold and email this person. Without one, nothing is sent to them.",
+        choices=list(choices), required=required, label=_("Legal basis"),
+        help_text=_("Why we may hold and email this person. Without one, nothing is sent to them."),
     )
 
 
@@ -164,16 +166,18 @@ class LeadEditForm(_RecruiterProfileForm):
     """A recruiter corrects the profile, the email (to an address no other lead has), the
     citizenships and the skills."""
 
-    legal_basis = _legal_basis_field([("", "None recorded"), *LegalBasis.choices], required=False)
+    legal_basis = _legal_basis_field([("", _("None recorded")), *LegalBasis.choices], required=False)
 
     def __init__(self, *args, lead, **kwargs) -> None:
         if "initial" not in kwargs and not args:
             kwargs["initial"] = self.initial_from(lead)
         super().__init__(*args, openings=Opening.objects.filter(employer_id=lead.employer_id), **kwargs)
-        self.fields["name"].label = "Name"
-        self.fields["email"].help_text = "The lead's identity: a later inquiry from the old address makes a new lead."
+        self.fields["name"].label = gettext("Name")
+        self.fields["email"].help_text = gettext(
+            "The lead's identity: a later inquiry from the old address makes a new lead.")
         self.fields["citizenships"].help_text = ""
-        self.fields["language"].help_text = "Of the emails to this lead; empty: the employer's default language."
+        self.fields["language"].help_text = gettext(
+            "Of the emails to this lead; empty: the employer's default language.")
 
     def identity_and_lists(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -201,18 +205,18 @@ class LeadEditForm(_RecruiterProfileForm):
 class ManualLeadForm(_RecruiterProfileForm):
     """A recruiter adds a lead from a phone call, a LinkedIn message or an event."""
 
-    employer = forms.ChoiceField(label="Employer")
-    how = forms.CharField(max_length=300, required=False, label="How they got in touch",
-                          help_text="For example: phone call, LinkedIn message, job fair in Austin.")
+    employer = forms.ChoiceField(label=_("Employer"))
+    how = forms.CharField(max_length=300, required=False, label=_("How they got in touch"),
+                          help_text=_("For example: phone call, LinkedIn message, job fair in Austin."))
     legal_basis = _legal_basis_field(
-        [("", "Choose…"), (LegalBasis.CONSENT_IN_PERSON, LegalBasis.CONSENT_IN_PERSON.label),
+        [("", _("Choose…")), (LegalBasis.CONSENT_IN_PERSON, LegalBasis.CONSENT_IN_PERSON.label),
          (LegalBasis.LEGITIMATE_INTEREST, LegalBasis.LEGITIMATE_INTEREST.label)],
         required=True,
     )
 
     def __init__(self, *args, employers, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["legal_basis"].error_messages["required"] = (
+        self.fields["legal_basis"].error_messages["required"] = gettext(
             "Choose the legal basis: consent given in person, or legitimate interest (they asked us)."
         )
         self.employers = {str(e.pk): e for e in employers}
@@ -234,6 +238,6 @@ class ManualLeadForm(_RecruiterProfileForm):
         employer = self.employers.get(data.get("employer") or "")
         opening = data.get("opening")
         if employer and opening and opening.employer_id != employer.pk:
-            self.add_error("opening", "Choose an opening of this employer.")
+            self.add_error("opening", gettext("Choose an opening of this employer."))
         data["employer_obj"] = employer
         return data

@@ -113,7 +113,8 @@ class PublicInquiryForm(_PublicProfileForm):
             field = self.fields[name]
             widget_class = FastSelectMultiple if name == "citizenships" else FastSelect
             field.widget = widget_class(
-                attrs={"data-searchable": "true", "data-js-help": str(js_help)}, choices=field.choices
+                attrs={"data-searchable": "true", "data-js-help": str(js_help),
+                       "data-placeholder": gettext("Type to search")}, choices=field.choices
             )
         self.helper = self._helper()
 
@@ -156,7 +157,10 @@ class PublicInquiryForm(_PublicProfileForm):
             Fieldset(gettext("Consent"), "privacy_accepted", *profile.public_fields("consent")),
             Div("website", css_class="d-none", aria_hidden="true"),
             "started", "cv_kept", *hidden,
-            Submit("submit", gettext("Send my inquiry"), css_class="btn-lg"),
+            # At the end of the reading line, where the eye finishes the form: on the right in
+            # left-to-right languages, on the left in Arabic (flex-end follows the direction).
+            Div(Submit("submit", gettext("Send my inquiry"), css_class="btn-lg"),
+                css_class="d-flex justify-content-end"),
         )
         return helper
 

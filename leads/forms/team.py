@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm
+from django.utils.translation import gettext_lazy as _
 
 from leads.fields import CheckedForm
 from leads.models import Employer, Role
@@ -11,10 +12,10 @@ from leads.models import Employer, Role
 
 class InviteForm(CheckedForm):
     employer = forms.TypedChoiceField(coerce=int, widget=forms.HiddenInput)
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.RECRUITER)
-    first_name = forms.CharField(max_length=150, required=False, label="First name (optional)")
-    last_name = forms.CharField(max_length=150, required=False, label="Last name (optional)")
+    email = forms.EmailField(max_length=254, label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.RECRUITER, label=_("Role"))
+    first_name = forms.CharField(max_length=150, required=False, label=_("First name (optional)"))
+    last_name = forms.CharField(max_length=150, required=False, label=_("Last name (optional)"))
 
     def __init__(self, *args, employers: list[Employer], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -28,7 +29,7 @@ class RoleForm(CheckedForm):
 
 class RoundRobinForm(CheckedForm):
     receives_assignments = forms.TypedChoiceField(
-        choices=[("on", "On"), ("off", "Off")], coerce=lambda value: value == "on"
+        choices=[("on", _("On")), ("off", _("Off"))], coerce=lambda value: value == "on"
     )
 
 

@@ -11,8 +11,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.utils import dateformat
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 WIDTH = 900
 PALETTE = ("#0f7b6c", "#c8102e", "#2b6cb0", "#b7791f", "#6b46c1", "#4a5568", "#2f855a", "#d53f8c")
@@ -61,10 +63,8 @@ def funnel_chart(labels: Sequence[str], values: Sequence[int], previous: Sequenc
     height = 30 + row * len(labels)
     top = max([*values, *previous, 1])
     scale = (WIDTH - left - right) / top
-    body = [
-        f'<text x="{left}" y="14" fill="#555">Leads reaching each milestone '
-        f'(outline: previous period)</text>'
-    ]
+    heading = gettext("Leads reaching each milestone (outline: previous period)")
+    body = [f'<text x="{left}" y="14" fill="#555">{escape(heading)}</text>']
     for i, (label, value, before) in enumerate(zip(labels, values, previous, strict=True)):
         y = 24 + i * row
         share = f" ({100 * value / values[0]:.1f}%)" if values[0] else ""
@@ -76,7 +76,7 @@ def funnel_chart(labels: Sequence[str], values: Sequence[int], previous: Sequenc
             f'stroke="#222" stroke-dasharray="3 2"/>',
             f'<text x="{left + max(value, before) * scale + 6:.1f}" y="{y + 15}">{value:,}{share}</text>',
         ]
-    return _svg(height, "Funnel: leads reaching each milestone", body)
+    return _svg(height, gettext("Funnel: leads reaching each milestone"), body)
 
 
 def line_chart(
@@ -149,7 +149,8 @@ def _x_axis(x: Sequence[dt.date], px, base: float) -> list[str]:
         return []
     every = max(1, math.ceil(len(x) / 10))
     return [
-        f'<text x="{px(i):.1f}" y="{base + 18:.1f}" text-anchor="middle" fill="#555">{day:%d %b}</text>'
+        f'<text x="{px(i):.1f}" y="{base + 18:.1f}" text-anchor="middle" fill="#555">'
+        f'{escape(dateformat.format(day, "d M"))}</text>'
         for i, day in enumerate(x) if i % every == 0
     ] + [f'<text x="{px(0):.1f}" y="{base + 34:.1f}" fill="#888">{x[0]:%Y}</text>']
 

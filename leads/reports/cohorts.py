@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, F, Min, Q
 from django.db.models.functions import TruncMonth, TruncWeek
+from django.utils.translation import gettext
 
 from leads.models import CLOSED_STAGES, MILESTONE_RANK, MILESTONES, Stage, StageEvent
 from leads.reports import charts
-from leads.reports.filters import ReportFilters
+from leads.reports.filters import PERIODS, ReportFilters
 from leads.reports.funnel import LABELS, cumulative
 from leads.reports.stats import EpochSeconds, as_date, percentiles
 from leads.reports.tables import Table, count, days, pct
@@ -81,7 +82,20 @@ def _milestones(filters: ReportFilters) -> dict[dt.date, list[int]]:
 
 
 def _visa(filters: ReportFilters) -> dict[dt.date, tuple[int, int, float | None]]:
-    """Per cohort: leads that entered visa, those that left it, and the median seconds in it."""
+    """Per cohort: leads that entered visa, those that left it, and the median seconds in it,
+    from the visa times each lead keeps (leads/services/milestones.py): no join."""
+    source = (
+        filters.leads().order_by().filter(visa_entered_at__isnull=False)
+        .annotate(period=_trunc(filters, "created_at"),
+                  seconds=EpochSeconds(F("visa_left_at")) - EpochSeconds(F("visa_entered_at")))
+        .values("period", "seconds")
+    )
+    stats = percentiles(source, columns=["seconds"], fractions=[0.5], group="period")
+    return {as_date(key): (s.rows, s.counts["seconds"], s.pct("seconds", 0.5)) for key, s in stats.items()}
+
+
+def visa_from_history(filters: ReportFilters) -> dict[dt.date, tuple[int, int, float | None]]:
+    """The same figures straight from StageEvent, for the proof that the stored times agree."""
     events = StageEvent.objects.filter(
         filters.lead_q("lead__"), lead__created_at__gte=filters.start, lead__created_at__lt=filters.end,
     ).filter(Q(to_stage=Stage.VISA) | Q(from_stage=Stage.VISA)).order_by()
@@ -105,7 +119,7 @@ def _closed(filters: ReportFilters) -> dict[dt.date, dict[str, int]]:
     )
     closed: dict[dt.date, dict[str, int]] = defaultdict(dict)
     for row in rows:
-        label = row["closed_reason__label"] or "No reason recorded"
+        label = row["closed_reason__label"] or gettext("No reason recorded")
         closed[as_date(row["period"])][label] = closed[as_date(row["period"])].get(label, 0) + row["n"]
     return closed
 
@@ -126,22 +140,33 @@ def cohort_report(filters: ReportFilters) -> CohortReport:
     report.tables = {"cohorts": cohort_table(report), "visa": visa_table(report), "closed": closed_table(report)}
     report.chart = charts.line_chart(
         [c.start for c in cohorts],
-        [charts.Series(f"Reached {Stage(stage).label.lower()}",
+        [charts.Series(gettext("Reached %(stage)s") % {"stage": Stage(stage).label.lower()},
                        [c.reached[MILESTONE_RANK[stage]] / c.leads if c.leads else None for c in cohorts],
                        charts.PALETTE[i])
          for i, stage in enumerate(_CHART_STAGES)],
-        title=f"Share of each {filters.period}'s leads that reached a milestone so far", percent=True,
+        title=(gettext("Share of each month's leads that reached a milestone so far") if filters.period == "month"
+               else gettext("Share of each week's leads that reached a milestone so far")), percent=True,
     )
     return report
 
 
 def _period_label(filters: ReportFilters, start: dt.date) -> str:
-    return f"{start:%Y-%m}" if filters.period == "month" else f"{start:%Y-%m-%d} (week {start:%V})"
+    if filters.period == "month":
+        return f"{start:%Y-%m}"
+    return gettext("%(start)s (week %(week)s)") % {"start": f"{start:%Y-%m-%d}", "week": f"{start:%V}"}
+
+
+def _period_column(filters: ReportFilters) -> str:
+    """The first column's header: Week or Month."""
+    return str(PERIODS.get(filters.period, filters.period.capitalize()))
 
 
 def cohort_table(report: CohortReport) -> Table:
-    table = Table(key="cohorts", title=f"Cohorts by {report.filters.period} of first inquiry",
-                  columns=[report.filters.period.capitalize(), "Leads", *(f"{label} %" for label in LABELS[1:])])
+    title = (gettext("Cohorts by month of first inquiry") if report.filters.period == "month"
+             else gettext("Cohorts by week of first inquiry"))
+    table = Table(key="cohorts", title=title,
+                  columns=[_period_column(report.filters), gettext("Leads"),
+                           *(f"{label} %" for label in LABELS[1:])])
     for c in report.cohorts:
         table.rows.append([_period_label(report.filters, c.start), count(c.leads),
                            *(pct(n, c.leads) for n in c.reached[1:])])
@@ -149,10 +174,10 @@ def cohort_table(report: CohortReport) -> Table:
 
 
 def visa_table(report: CohortReport) -> Table:
-    table = Table(key="visa", title="Time in visa (lodged, waiting)",
-                  columns=[report.filters.period.capitalize(), "Entered visa", "Left visa",
-                           "Median days in visa (of those who left)", "Still waiting"],
-                  note="Measured from the first move into visa to the first move out of it.")
+    table = Table(key="visa", title=gettext("Time in visa (lodged, waiting)"),
+                  columns=[_period_column(report.filters), gettext("Entered visa"), gettext("Left visa"),
+                           gettext("Median days in visa (of those who left)"), gettext("Still waiting")],
+                  note=gettext("Measured from the first move into visa to the first move out of it."))
     for c in report.cohorts:
         table.rows.append([_period_label(report.filters, c.start), count(c.visa_entered), count(c.visa_left),
                            days(c.visa_median_seconds), count(c.visa_entered - c.visa_left)])
@@ -160,8 +185,8 @@ def visa_table(report: CohortReport) -> Table:
 
 
 def closed_table(report: CohortReport) -> Table:
-    table = Table(key="closed", title="Why leads closed (declined, withdrawn, unresponsive), by cohort",
-                  columns=[report.filters.period.capitalize(), "Closed", *report.reasons])
+    table = Table(key="closed", title=gettext("Why leads closed (declined, withdrawn, unresponsive), by cohort"),
+                  columns=[_period_column(report.filters), gettext("Closed"), *report.reasons])
     for c in report.cohorts:
         table.rows.append([_period_label(report.filters, c.start), count(sum(c.closed.values())),
                            *(count(c.closed.get(label, 0)) for label in report.reasons)])

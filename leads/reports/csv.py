@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from django.http import StreamingHttpResponse
 from django.utils.text import slugify
@@ -44,7 +45,14 @@ def csv_lines(table: Table) -> Iterator[str]:
         yield writer.writerow([neutralise(str(cell)) for cell in row])
 
 
+def _translated(table: Table) -> Table:
+    """The table with its headers and cells as text now, in the language of the request: the
+    lines stream after the view has returned."""
+    return replace(table, columns=[str(cell) for cell in table.columns],
+                   rows=[[str(cell) for cell in row] for row in table.rows])
+
+
 def csv_response(table: Table, *, name: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(csv_lines(table), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(csv_lines(_translated(table)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{slugify(name)}-{table.key}.csv"'
     return response

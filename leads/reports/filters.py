@@ -18,7 +18,9 @@ from django import forms
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, QueryDict
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from leads.access import employer_ids
@@ -33,15 +35,15 @@ DEFAULT_SURGE_MULTIPLE = Decimal("1.5")
 DEFAULT_RESPONSE_HOURS = 24
 
 BREAKDOWNS: dict[str, str] = {
-    "source": "Source",
-    "citizenship": "Citizenship",
-    "country": "Current country",
-    "opening": "Opening",
-    "owner": "Owner",
-    "timeline": "Move timeline",
-    "sponsorship": "Needs sponsorship",
+    "source": _("Source"),
+    "citizenship": _("Citizenship"),
+    "country": _("Current country"),
+    "opening": _("Opening"),
+    "owner": _("Owner"),
+    "timeline": _("Move timeline"),
+    "sponsorship": _("Needs sponsorship"),
 }
-PERIODS = {"week": "Week", "month": "Month"}
+PERIODS = {"week": _("Week"), "month": _("Month")}
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ class Scope:
     employers: tuple[EmployerRef, ...]
     is_superuser: bool
 
+    @property
+    def employer_names(self) -> str:
+        return ", ".join(employer.name for employer in self.employers)
+
     def get(self, employer_id: int) -> EmployerRef:
         for employer in self.employers:
             if employer.id == employer_id:
@@ -77,7 +83,7 @@ def report_scope(user) -> Scope:
         for row in queryset.values("id", "name", "time_zone", "surge_multiple", "response_target_hours")
     )
     if not employers and not user.is_superuser:
-        raise PermissionDenied("Reports are for employer admins.")
+        raise PermissionDenied(gettext("Reports are for employer admins."))
     return Scope(employers=employers, is_superuser=user.is_superuser)
 
 
@@ -158,8 +164,11 @@ class ReportFilters:
         return urlencode({key: value for key, value in params.items() if value not in ("", None)})
 
     def describe(self) -> str:
-        who = "every employer" if self.all_employers else ", ".join(e.name for e in self.employers)
-        return f"{who}, {self.start_date:%d %b %Y} to {self.end_date:%d %b %Y} ({self.zone.key})"
+        who = gettext("every employer") if self.all_employers else ", ".join(e.name for e in self.employers)
+        return gettext("%(employers)s, %(start)s to %(end)s (%(zone)s)") % {
+            "employers": who, "start": dateformat.format(self.start_date, "d M Y"),
+            "end": dateformat.format(self.end_date, "d M Y"), "zone": self.zone.key,
+        }
 
 
 class ReportFilterForm(CheckedForm):
@@ -167,24 +176,25 @@ class ReportFilterForm(CheckedForm):
 
     employer = forms.IntegerField(required=False, min_value=1, max_value=2**62)
     opening = forms.IntegerField(required=False, min_value=1, max_value=2**62)
-    source = forms.ChoiceField(required=False, choices=[("", "Any source"), *Source.choices])
+    source = forms.ChoiceField(required=False, choices=[("", _("Any source")), *Source.choices])
     country = forms.CharField(required=False, max_length=2)
-    by = forms.ChoiceField(required=False, choices=list(BREAKDOWNS.items()), label="Break down by")
-    period = forms.ChoiceField(required=False, choices=list(PERIODS.items()), label="Cohorts by")
+    by = forms.ChoiceField(required=False, choices=list(BREAKDOWNS.items()), label=_("Break down by"))
+    period = forms.ChoiceField(required=False, choices=list(PERIODS.items()), label=_("Cohorts by"))
 
     def __init__(self, data: QueryDict, *, scope: Scope, default_days: int, **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
         self.scope = scope
         self.default_days = default_days
         # "from" is a Python keyword: these two fields are added by name.
-        self.fields["from"] = BoundedDateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
-        self.fields["to"] = BoundedDateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+        self.fields["from"] = BoundedDateField(required=False, label=_("From"),
+                                               widget=forms.DateInput({"type": "date"}))
+        self.fields["to"] = BoundedDateField(required=False, label=_("To"), widget=forms.DateInput({"type": "date"}))
         self.order_fields(["from", "to", "employer", "opening", "source", "country", "by", "period"])
 
     def clean_country(self) -> str:
         code = (self.cleaned_data.get("country") or "").strip().upper()
         if code and code not in dict(countries):
-            raise forms.ValidationError("Enter a two-letter country code, for example US.")
+            raise forms.ValidationError(gettext("Enter a two-letter country code, for example US."))
         return code
 
     def clean(self) -> dict[str, Any]:
@@ -192,12 +202,14 @@ class ReportFilterForm(CheckedForm):
         for name in ("from", "to"):
             value = cleaned.get(name)
             if value and not EARLIEST <= value <= LATEST:
-                self.add_error(name, f"Choose a date between {EARLIEST:%Y} and {LATEST:%Y}.")
+                self.add_error(name, gettext("Choose a date between %(earliest)s and %(latest)s.")
+                               % {"earliest": f"{EARLIEST:%Y}", "latest": f"{LATEST:%Y}"})
         start, end = cleaned.get("from"), cleaned.get("to")
         if start and end and start > end:
-            self.add_error("to", "The end of the range is before its start.")
+            self.add_error("to", gettext("The end of the range is before its start."))
         elif start and end and (end - start).days + 1 > MAX_DAYS:
-            self.add_error("to", f"A report covers at most {MAX_DAYS} days; choose a shorter range.")
+            self.add_error("to", gettext("A report covers at most %(days)s days; choose a shorter range.")
+                           % {"days": MAX_DAYS})
         return cleaned
 
     def filters(self) -> ReportFilters:

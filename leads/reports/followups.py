@@ -26,6 +26,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.utils.translation import gettext
 
 from leads.models import MILESTONES, Activity, ActivityKind, OutboundEmail, OutboundKind, OutboundStatus, StageEvent
 from leads.reports import charts
@@ -48,7 +49,8 @@ class StepRow:
 
     @property
     def label(self) -> str:
-        return f"{self.employer} · {self.sequence} · step {self.position}"
+        return gettext("%(employer)s · %(sequence)s · step %(position)s") % {
+            "employer": self.employer, "sequence": self.sequence, "position": self.position}
 
 
 @dataclass
@@ -103,12 +105,13 @@ def followup_report(filters: ReportFilters) -> FollowupReport:
     empty = not steps and not OutboundEmail.objects.filter(filters.employer_q(), kind=OutboundKind.FOLLOWUP).exists()
     report = FollowupReport(filters=filters, steps=steps, outbox_empty=empty)
     table = Table(
-        key="steps", title="Per sequence step",
-        columns=["Employer", "Sequence", "Step", "Sent", "Replied within 7 days", "Replied %", "Advanced within 7 days",
-                 "Advanced %", "Unsubscribed within 7 days", "Unsubscribed %"],
-        empty=("No follow-up email has been queued yet: the outbox has none for these employers."
-               if empty else "No follow-up email was sent in this range."),
-        note="Emails sent in the last 7 days have not had their full week yet.",
+        key="steps", title=gettext("Per sequence step"),
+        columns=[gettext("Employer"), gettext("Sequence"), gettext("Step"), gettext("Sent"),
+                 gettext("Replied within 7 days"), gettext("Replied %"), gettext("Advanced within 7 days"),
+                 gettext("Advanced %"), gettext("Unsubscribed within 7 days"), gettext("Unsubscribed %")],
+        empty=(gettext("No follow-up email has been queued yet: the outbox has none for these employers.")
+               if empty else gettext("No follow-up email was sent in this range.")),
+        note=gettext("Emails sent in the last 7 days have not had their full week yet."),
     )
     for s in steps:
         table.rows.append([s.employer, s.sequence, str(s.position), count(s.sent), count(s.replied),
@@ -118,9 +121,9 @@ def followup_report(filters: ReportFilters) -> FollowupReport:
     if steps:
         report.chart = charts.bar_groups(
             [s.label for s in steps],
-            [charts.Series("Replied", [s.replied / s.sent for s in steps], charts.PALETTE[0]),
-             charts.Series("Advanced", [s.advanced / s.sent for s in steps], charts.PALETTE[2]),
-             charts.Series("Unsubscribed", [s.unsubscribed / s.sent for s in steps], charts.PALETTE[1])],
-            title="What leads did within a week of each step",
+            [charts.Series(gettext("Replied"), [s.replied / s.sent for s in steps], charts.PALETTE[0]),
+             charts.Series(gettext("Advanced"), [s.advanced / s.sent for s in steps], charts.PALETTE[2]),
+             charts.Series(gettext("Unsubscribed"), [s.unsubscribed / s.sent for s in steps], charts.PALETTE[1])],
+            title=gettext("What leads did within a week of each step"),
         )
     return report

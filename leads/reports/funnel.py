@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce, Least
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from leads.models import MILESTONE_RANK, MILESTONES, Lead, MoveTimeline, Source, Stage, StageEvent
@@ -35,6 +37,7 @@ from leads.reports import charts
 from leads.reports.filters import BREAKDOWNS, ReportFilters
 from leads.reports.stats import EpochSeconds, percentiles
 from leads.reports.tables import Table, change, count, days, pct
+from leads.services.milestones import reached_field
 
 LABELS = [Stage(stage).label for stage in MILESTONES]
 # Per breakdown: the columns grouped by (the first is the key) and how a key reads.
@@ -46,6 +49,16 @@ _BREAKDOWN_FIELDS: dict[str, tuple[str, ...]] = {
     "owner": ("owner_id", "owner__username", "owner__first_name", "owner__last_name"),
     "timeline": ("move_timeline",),
     "sponsorship": ("needs_sponsorship",),
+}
+# The breakdown table's title, per breakdown.
+_BREAKDOWN_TITLES: dict[str, str] = {
+    "source": _("By source"),
+    "citizenship": _("By citizenship"),
+    "country": _("By current country"),
+    "opening": _("By opening"),
+    "owner": _("By owner"),
+    "timeline": _("By move timeline"),
+    "sponsorship": _("By needs sponsorship"),
 }
 
 
@@ -115,7 +128,21 @@ def funnel_counts_from_history(leads: QuerySet[Lead]) -> list[int]:
 
 
 def step_medians(filters: ReportFilters) -> list[float | None]:
-    """Median seconds from each milestone to the next, from first reach times: one query."""
+    """Median seconds from each milestone to the next, from the first reach times each lead
+    keeps (leads/services/milestones.py): one pass over the cohort's rows, no join."""
+    reached = ["created_at", *(reached_field(stage) for stage in MILESTONES[1:])]
+    steps = {
+        f"d{k}": EpochSeconds(F(reached[k])) - EpochSeconds(F(reached[k - 1])) for k in range(1, len(MILESTONES))
+    }
+    source = filters.leads().order_by().annotate(**steps).values(*steps)
+    stats = percentiles(source, columns=list(steps), fractions=[0.5])
+    overall = next(iter(stats.values()), None)
+    return [None] + [overall.pct(name, 0.5) if overall else None for name in steps]
+
+
+def step_medians_from_history(filters: ReportFilters) -> list[float | None]:
+    """The same medians straight from StageEvent (the first reach times computed per lead in
+    the query): what the stored times are proven against, and the figures before they existed."""
     events = StageEvent.objects.filter(
         filters.lead_q("lead__"), lead__created_at__gte=filters.start, lead__created_at__lt=filters.end
     ).order_by()
@@ -159,10 +186,12 @@ def funnel_report(filters: ReportFilters) -> FunnelReport:
 
 def funnel_table(report: FunnelReport) -> Table:
     table = Table(
-        key="funnel", title="Funnel",
-        columns=["Milestone", "Reached", "Share of leads", "From previous milestone",
-                 "Median days from previous milestone", "Previous period", "Change"],
-        note="A lead counts for every milestone up to the furthest it reached, even if it closed later.",
+        key="funnel", title=gettext("Funnel"),
+        columns=[gettext("Milestone"), gettext("Reached"), gettext("Share of leads"),
+                 gettext("From previous milestone"), gettext("Median days from previous milestone"),
+                 gettext("Previous period"),
+                 pgettext("report column: the change from the earlier period", "Change")],
+        note=gettext("A lead counts for every milestone up to the furthest it reached, even if it closed later."),
     )
     for rank, step in enumerate(report.steps):
         prior = report.steps[rank - 1].reached if rank else None
@@ -185,9 +214,10 @@ def breakdown_table(filters: ReportFilters) -> Table:
         groups[key][row["furthest_stage"]] = groups[key].get(row["furthest_stage"], 0) + row["n"]
         names[key] = _label(filters.breakdown, row)
     table = Table(
-        key="breakdown", title=f"By {BREAKDOWNS[filters.breakdown].lower()}",
-        columns=[BREAKDOWNS[filters.breakdown], *LABELS, "Applied %", "Hired %", "Relocated %"],
-        note="A lead with two citizenships counts under each." if filters.breakdown == "citizenship" else "",
+        key="breakdown", title=str(_BREAKDOWN_TITLES[filters.breakdown]),
+        columns=[str(BREAKDOWNS[filters.breakdown]), *LABELS, gettext("Applied %"), gettext("Hired %"),
+                 gettext("Relocated %")],
+        note=gettext("A lead with two citizenships counts under each.") if filters.breakdown == "citizenship" else "",
     )
     ordered = sorted(groups.items(), key=lambda item: (-sum(item[1].values()), names[item[0]]))
     for key, by_furthest in ordered:
@@ -205,13 +235,13 @@ def _label(breakdown: str, row: dict) -> str:
     if breakdown == "source":
         return str(Source(value).label) if value in Source.values else value
     if breakdown in ("citizenship", "country"):
-        return str(countries.name(value)) if value else "Not given"
+        return str(countries.name(value)) if value else gettext("Not given")
     if breakdown == "opening":
-        return row["opening__title"] if value else "No opening"
+        return row["opening__title"] if value else gettext("No opening")
     if breakdown == "owner":
         full = f"{row['owner__first_name']} {row['owner__last_name']}".strip()
-        return (full or row["owner__username"]) if value else "Unassigned"
+        return (full or row["owner__username"]) if value else gettext("Unassigned")
     if breakdown == "timeline":
-        return str(MoveTimeline(value).label) if value in MoveTimeline.values else "Not given"
-    return {True: "Yes", False: "No"}.get(value, "Not given")
+        return str(MoveTimeline(value).label) if value in MoveTimeline.values else gettext("Not given")
+    return {True: gettext("Yes"), False: gettext("No")}.get(value, gettext("Not given"))
 

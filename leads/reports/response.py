@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from leads.models import Lead, display_name
 from leads.reports import charts
@@ -104,7 +105,7 @@ def response_rows(filters: ReportFilters, *, now: dt.datetime | None = None) -> 
     """The figures over the whole range (the weekly email uses these): one query."""
     now = now or timezone.now()
     stats = percentiles(_source(filters, Value(0), now), group="g", **_FIGURES)
-    return ResponseRow("All leads", next(iter(stats.values()), GroupStats()))
+    return ResponseRow(gettext("All leads"), next(iter(stats.values()), GroupStats()))
 
 
 def owner_names(user_ids: list[int]) -> dict[int, str]:
@@ -117,32 +118,37 @@ def response_report(filters: ReportFilters, *, now: dt.datetime | None = None) -
     # Overall, by recruiter and by week in one pass over the cohort (GROUPING SETS).
     source = _source(filters, None, now, g_owner=F("owner_id"), g_week=TruncWeek("created_at", tzinfo=filters.zone))
     sets = percentile_sets(source, groups=["g_owner", "g_week"], **_FIGURES)
-    overall = ResponseRow("All leads", sets[None].get(0, GroupStats()))
+    overall = ResponseRow(gettext("All leads"), sets[None].get(0, GroupStats()))
     owners = sets["g_owner"]
     names = owner_names(list(owners))
+    unassigned = gettext("Unassigned")
     by_owner = sorted(
-        (ResponseRow(names.get(pk, "Unassigned") if pk else "Unassigned", stats) for pk, stats in owners.items()),
+        (ResponseRow(names.get(pk, unassigned) if pk else unassigned, stats) for pk, stats in owners.items()),
         key=lambda row: (-row.leads, row.label),
     )
     weeks = {as_date(key): stats for key, stats in sets["g_week"].items()}
     by_week = [(start, ResponseRow(f"{start:%Y-%m-%d}", weeks.get(start, GroupStats())))
                for start in period_starts(replace(filters, period="week"))]
     report = ResponseReport(filters=filters, overall=overall, by_owner=by_owner, by_week=by_week)
-    report.tables = {"recruiters": _table(report, "recruiters", "By recruiter", "Recruiter",
+    report.tables = {"recruiters": _table(report, "recruiters", gettext("By recruiter"), gettext("Recruiter"),
                                           [overall, *by_owner]),
-                     "weeks": _table(report, "weeks", "By week of inquiry", "Week", [row for _, row in by_week])}
+                     "weeks": _table(report, "weeks", gettext("By week of inquiry"), gettext("Week"),
+                                     [row for _, row in by_week])}
     report.chart = charts.line_chart(
         [start for start, _ in by_week],
-        [charts.Series("Median hours", [_h(row.median) for _, row in by_week], charts.PALETTE[0]),
-         charts.Series("90th percentile hours", [_h(row.p90) for _, row in by_week], charts.PALETTE[1], dash="6 4")],
-        title="Hours to first contact, by week of inquiry",
+        [charts.Series(gettext("Median hours"), [_h(row.median) for _, row in by_week], charts.PALETTE[0]),
+         charts.Series(gettext("90th percentile hours"), [_h(row.p90) for _, row in by_week], charts.PALETTE[1],
+                       dash="6 4")],
+        title=gettext("Hours to first contact, by week of inquiry"),
     )
     report.owner_chart = charts.bar_groups(
         [row.label for row in by_owner],
-        [charts.Series(f"Within {filters.response_hours} h",
+        [charts.Series(gettext("Within %(hours)s h") % {"hours": filters.response_hours},
                        [row.within / (row.within + row.over) if row.within + row.over else None for row in by_owner],
                        charts.PALETTE[0])],
-        title=f"Share contacted within {filters.response_hours} hours, by recruiter",
+        title=ngettext("Share contacted within %(hours)s hour, by recruiter",
+                       "Share contacted within %(hours)s hours, by recruiter",
+                       filters.response_hours) % {"hours": filters.response_hours},
     )
     return report
 
@@ -153,10 +159,12 @@ def _h(seconds: float | None) -> float | None:
 
 def _table(report: ResponseReport, key: str, title: str, first: str, rows: list[ResponseRow]) -> Table:
     target = report.filters.response_hours
+    in_hours = {"hours": target}
     table = Table(key=key, title=title, columns=[
-        first, "Leads", "Contacted", "Median hours to first contact", "90th percentile hours",
-        f"Within {target} h", f"Share within {target} h", f"Over {target} h (late or still waiting)",
-        "Not contacted yet",
+        first, gettext("Leads"), gettext("Contacted"), gettext("Median hours to first contact"),
+        gettext("90th percentile hours"), gettext("Within %(hours)s h") % in_hours,
+        gettext("Share within %(hours)s h") % in_hours, gettext("Over %(hours)s h (late or still waiting)") % in_hours,
+        gettext("Not contacted yet"),
     ])
     for row in rows:
         table.rows.append([

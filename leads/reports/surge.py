@@ -20,6 +20,8 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
+from django.utils import dateformat
+from django.utils.translation import gettext, pgettext
 from django_countries import countries
 
 from leads.models import Inquiry, MarkedEvent
@@ -165,11 +167,12 @@ def surge_report(filters: ReportFilters) -> SurgeReport:
     report.chart = charts.line_chart(
         [d.day for d in days],
         [
-            charts.Series("Inquiries", [d.count for d in days], charts.PALETTE[0], width=2.5),
-            charts.Series("Same day a year before", [d.year_before for d in days], "#888888", dash="6 4"),
-            charts.Series("Trailing 28-day average", [d.trailing for d in days], charts.PALETTE[1], dash="2 3"),
+            charts.Series(gettext("Inquiries"), [d.count for d in days], charts.PALETTE[0], width=2.5),
+            charts.Series(gettext("Same day a year before"), [d.year_before for d in days], "#888888", dash="6 4"),
+            charts.Series(gettext("Trailing 28-day average"), [d.trailing for d in days], charts.PALETTE[1],
+                          dash="2 3"),
         ],
-        title="Inquiries per day", markers=[(day, " · ".join(labels)) for day, labels in events.items()],
+        title=gettext("Inquiries per day"), markers=[(day, " · ".join(labels)) for day, labels in events.items()],
     )
     return report
 
@@ -177,14 +180,19 @@ def surge_report(filters: ReportFilters) -> SurgeReport:
 def days_table(report: SurgeReport) -> Table:
     multiple = report.filters.surge_multiple
     table = Table(
-        key="days", title="Inquiries per day",
-        columns=["Day", "Inquiries", "Same day a year before", "Trailing 28-day average", "Against a year before",
-                 "Against trailing average", f"Surge (≥ ×{multiple} and ≥ {MIN_SURGE_INQUIRIES})", "Marked events"],
+        key="days", title=gettext("Inquiries per day"),
+        columns=[gettext("Day"), gettext("Inquiries"), gettext("Same day a year before"),
+                 gettext("Trailing 28-day average"), gettext("Against a year before"),
+                 gettext("Against trailing average"),
+                 gettext("Surge (≥ ×%(multiple)s and ≥ %(minimum)s)") % {"multiple": multiple,
+                                                                       "minimum": MIN_SURGE_INQUIRIES},
+                 gettext("Marked events")],
     )
+    yes = gettext("yes")
     for d in report.days:
         table.rows.append([
-            f"{d.day:%Y-%m-%d %a}", count(d.count), count(d.year_before), decimal1(d.trailing),
-            ratio(d.count, d.year_before), ratio(d.count, d.trailing), "yes" if d.above else "",
+            dateformat.format(d.day, "Y-m-d D"), count(d.count), count(d.year_before), decimal1(d.trailing),
+            ratio(d.count, d.year_before), ratio(d.count, d.trailing), yes if d.above else "",
             "; ".join(d.events),
         ])
     return table
@@ -202,10 +210,13 @@ def country_table(filters: ReportFilters) -> Table:
     )
     rows = list(rows)
     total = sum(row["now"] for row in rows)
-    table = Table(key="countries", title="By country of origin",
-                  columns=["Country", "Inquiries", "Share", "Same days a year before", "Change"])
+    table = Table(key="countries", title=gettext("By country of origin"),
+                  columns=[gettext("Country"), gettext("Inquiries"), gettext("Share"),
+                           gettext("Same days a year before"),
+                           pgettext("report column: the change from the earlier period", "Change")])
+    not_given = gettext("Not given")
     for row in rows:
-        name = str(countries.name(row["country"])) if row["country"] else "Not given"
+        name = str(countries.name(row["country"])) if row["country"] else not_given
         table.rows.append([name, count(row["now"]), pct(row["now"], total), count(row["before"]),
                            change(row["now"], row["before"]) if row["before"] else DASH])
     return table

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy as _
+
 DASH = "—"
 
 
@@ -17,7 +19,7 @@ class Table:
     title: str
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
-    empty: str = "Nothing in this range."
+    empty: str = _("Nothing in this range.")
     note: str = ""
 
 

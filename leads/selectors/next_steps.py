@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from leads.models import Membership, Task, display_name
 
@@ -63,7 +64,8 @@ class TaskGroups:
 
     @property
     def groups(self) -> list[tuple[str, str, list[Task]]]:
-        return [("overdue", "Overdue", self.overdue), ("today", "Today", self.today), ("later", "Later", self.later)]
+        return [("overdue", gettext("Overdue"), self.overdue), ("today", gettext("Today"), self.today),
+                ("later", gettext("Later"), self.later)]
 
     @property
     def count(self) -> int:

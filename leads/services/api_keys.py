@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from leads.models import ApiKey, ApiScope, Employer
 
@@ -42,12 +43,13 @@ def api_key_create(*, employer: Employer, name: str, scopes: Iterable[str] = (Ap
     returned once and never stored."""
     scopes = set(scopes)
     if not scopes or scopes - set(ApiScope.values):
-        raise ValidationError({"scopes": f"Choose one or more of: {', '.join(ApiScope.values)}."})
+        raise ValidationError(
+            {"scopes": gettext("Choose one or more of: %(scopes)s.") % {"scopes": ", ".join(ApiScope.values)}})
     name = " ".join((name or "").split())
     if not name:
-        raise ValidationError({"name": "Say who will use this key, for example “careers site”."})
+        raise ValidationError({"name": gettext("Say who will use this key, for example “careers site”.")})
     if len(name) > ApiKey._meta.get_field("name").max_length:
-        raise ValidationError({"name": "Keep the name under 120 characters."})
+        raise ValidationError({"name": gettext("Keep the name under 120 characters.")})
     for _ in range(5):
         prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
         raw = f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from leads.models import Activity, ActivityKind, ClosedReason, Lead, Membership, display_name
 from leads.services.followups import followups_pause
@@ -30,7 +31,7 @@ def leads_bulk_assign(*, leads: QuerySet[Lead], owner, by) -> BulkResult:
     if owner is not None:
         allowed = set(Membership.objects.filter(user_id=owner.pk).values_list("employer_id", flat=True))
         if any(row.employer_id not in allowed for row in rows):
-            raise ValidationError({"owner": "The owner must be a member of every selected lead's employer."})
+            raise ValidationError({"owner": gettext("The owner must be a member of every selected lead's employer.")})
     summary = (f"Assigned to {display_name(owner)}" if owner else "Unassigned") + f" by {display_name(by)} (bulk)"
     with transaction.atomic(durable=True):
         Lead.objects.filter(pk__in=[row.pk for row in rows]).update(owner=owner)

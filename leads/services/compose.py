@@ -16,6 +16,9 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils import translation
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 
 from leads import emails
 from leads.models import ActivityKind, EmailTemplate, Lead, OutboundEmail, OutboundKind, Stage
@@ -35,8 +38,10 @@ class PreviewOutdated(ValidationError):
 def compose_blocker(lead: Lead) -> str:
     """Why nothing may be sent to this lead ("" when an email may go): the rules of every email."""
     if not lead.email:
-        return "the lead has no email address"
-    return lead_send_stop(lead, kind=OutboundKind.ONE_OFF)
+        return gettext("the lead has no email address")
+    # The outbox keeps its reasons in English on its rows; the page shows them in the reader's language.
+    stop = lead_send_stop(lead, kind=OutboundKind.ONE_OFF)
+    return gettext(stop) if stop else ""
 
 
 def compose_templates(employer_id: int) -> QuerySet[EmailTemplate]:
@@ -53,7 +58,10 @@ def compose_initial_body(*, lead: Lead, sender) -> str:
     """The free text a recruiter starts from: a greeting and their signature (no query beyond
     the lead's employer, loaded with the lead)."""
     first_name = lead.name.split()[0] if lead.name.split() else ""
-    return f"Hello {first_name},\n\n\n\n{emails.signature(sender, lead.employer.name)}\n"
+    # The greeting is the start of an email to the lead: in the lead's language.
+    with translation.override(emails.lead_language(lead)):
+        greeting = gettext("Hello %(name)s,") % {"name": first_name}
+    return f"{greeting}\n\n\n\n{emails.signature(sender, lead.employer.name)}\n"
 
 
 def compose_render(*, lead: Lead, sender, template: EmailTemplate | None = None, subject: str = "",
@@ -63,26 +71,27 @@ def compose_render(*, lead: Lead, sender, template: EmailTemplate | None = None,
     ValidationError for an empty email or a template that cannot be rendered."""
     if template is not None:
         if template.employer_id != lead.employer_id:
-            raise ValidationError({"template": "Choose a template of this lead's employer."})
+            raise ValidationError({"template": gettext("Choose a template of this lead's employer.")})
         try:
             rendered = emails.lead_email_render(lead=lead, kind=OutboundKind.ONE_OFF, template=template,
                                                 sender=sender)
         except emails.TemplateError as exc:
             raise ValidationError({"template": str(exc)}) from exc
         if not rendered.subject.strip() or not rendered.text.strip():
-            raise ValidationError({"template": "This template renders an empty subject or body."})
+            raise ValidationError({"template": gettext("This template renders an empty subject or body.")})
         return rendered
     subject = " ".join((subject or "").split())
     body = (body or "").replace("\r\n", "\n").strip("\n")
     errors = {}
     if not subject:
-        errors["subject"] = "Write a subject, or choose a template."
+        errors["subject"] = gettext("Write a subject, or choose a template.")
     elif len(subject) > SUBJECT_MAX:
-        errors["subject"] = f"A subject has at most {SUBJECT_MAX} characters."
+        errors["subject"] = gettext("A subject has at most %(count)s characters.") % {"count": SUBJECT_MAX}
     if not body.strip():
-        errors["body"] = "Write the email, or choose a template."
+        errors["body"] = gettext("Write the email, or choose a template.")
     elif len(body) > BODY_MAX:
-        errors["body"] = f"An email written here has at most {BODY_MAX:,} characters."
+        errors["body"] = gettext("An email written here has at most %(count)s characters.") % {
+            "count": number_format(BODY_MAX, force_grouping=True)}
     if errors:
         raise ValidationError(errors)
     return emails.Rendered(subject=subject, text=body + "\n", html="")
@@ -111,7 +120,7 @@ def lead_email_send(
     `contacted`, which stamps ``first_contacted_at``). The email goes out right after the commit.
     Raises ValidationError when the email may not be sent, PreviewOutdated when it changed."""
     if not COMPOSE_ID.match(compose_id or ""):
-        raise ValidationError("This form has expired: open the email page again.")
+        raise ValidationError(gettext("This form has expired: open the email page again."))
     unique_key = f"lead:{lead.pk}:one-off:{compose_id}"
     with transaction.atomic(durable=True):
         locked = (Lead.objects.select_for_update(of=("self",)).select_related("employer", "owner", "opening")
@@ -121,11 +130,11 @@ def lead_email_send(
             return existing, False
         blocker = compose_blocker(locked)
         if blocker:
-            raise ValidationError(f"Not sent: {blocker}.")
+            raise ValidationError(gettext("Not sent: %(reason)s.") % {"reason": blocker})
         rendered = compose_render(lead=locked, sender=by, template=template, subject=subject, body=body)
         if preview_digest and preview_digest != compose_digest(rendered):
-            raise PreviewOutdated("The email changed since your preview (the template or the lead was edited). "
-                                  "Check it again before you send it.")
+            raise PreviewOutdated(gettext("The email changed since your preview (the template or the lead was "
+                                          "edited). Check it again before you send it."))
         row, created = email_queue(
             employer=locked.employer, kind=OutboundKind.ONE_OFF, unique_key=unique_key, lead=locked,
             to_email=locked.email, template=template, sent_by=by, subject=rendered.subject,

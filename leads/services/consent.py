@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from leads import profile
+from leads.i18n import stored_text
 from leads.models import Consent, ConsentPurpose, Lead, PrivacyPolicy, Source, display_name
 
 # What the form said before an employer published a policy version: kept, so that a lead of an
@@ -74,7 +76,7 @@ def policy_check(policy: PrivacyPolicy) -> None:
     errors = {}
     for name in ("version", "inquiry_wording", "news_wording"):
         if not " ".join(str(getattr(policy, name) or "").split()):
-            errors[name] = "This field cannot be blank."
+            errors[name] = gettext("This field cannot be blank.")
     if errors:
         raise ValidationError(errors)
 
@@ -140,7 +142,7 @@ def consent_record(
     """Append one consent given or withdrawn. A news row updates ``lead.marketing_opt_in`` in
     the same transaction (the caller's, or one of its own)."""
     if purpose not in ConsentPurpose.values:
-        raise ValidationError({"purpose": f"Unknown consent purpose {purpose!r}."})
+        raise ValidationError({"purpose": gettext("Unknown consent purpose %(purpose)s.") % {"purpose": repr(purpose)}})
     with transaction.atomic(savepoint=False):
         row = Consent.objects.create(
             employer_id=lead.employer_id, lead=lead, purpose=purpose, granted=granted, policy_id=policy_id,
@@ -208,7 +210,8 @@ def _shown_by_default(employer_id: int, *, channel: str, at: dt.datetime, actor,
     if channel == Source.WEB_FORM:
         # A submission sent before the form said which version it showed: the form's wording then.
         return ConsentShown(None, DEFAULT_INQUIRY_WORDING, DEFAULT_NEWS_WORDING)
-    label = Source(channel).label if channel in Source.values else channel
+    with stored_text():
+        label = str(Source(channel).label) if channel in Source.values else channel
     return shown_for_channel(employer_id, at=at, inquiry_wording=f"privacy terms accepted ({label})",
                              news_wording=f"news about openings agreed ({label})")
 

@@ -24,6 +24,7 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce, Length
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from leads import profile
 from leads.models import (
@@ -45,44 +46,74 @@ _ROWS_MAX = 5_000  # per kind of row: far beyond any real conversation, and a bo
 
 @dataclass(frozen=True)
 class Held:
-    """Personal data held beside the profile's fields, for the download and the record of processing."""
+    """Personal data held beside the profile's fields, for the download and the record of processing.
+
+    The texts are kept in English (marked for translation) and read in the current language."""
 
     key: str  # its key in data.json
-    label: str
-    purpose: str
-    erasure: str  # what erasing the person's data does with it
+    label_text: str
+    purpose_text: str
+    erasure_text: str  # what erasing the person's data does with it
     exported: bool = True  # in the person's download
     with_notes: bool = False  # in it when the employer's download includes recruiters' notes
     kept: bool = False  # outlives the erasure (anonymous, or proof of a consent)
 
+    @property
+    def label(self) -> str:
+        return gettext(self.label_text)
+
+    @property
+    def purpose(self) -> str:
+        return gettext(self.purpose_text)
+
+    @property
+    def erasure(self) -> str:
+        return gettext(self.erasure_text)
+
 
 OTHER_DATA: tuple[Held, ...] = (
-    Held("name", "Name", "Addressing the person", "Replaced by “Erased”"),
-    Held("email", "Email address", "Answering the inquiry; the person's identity in Relocate",
-         "Replaced by an undeliverable address"),
-    Held("citizenships", "Citizenships", "Planning the visa the move needs", "Kept, without the person's identity",
-         kept=True),
-    Held("skills", "Skills", "Matching the person to openings", "Cleared"),
-    Held("consents", "Consents (purpose, the wording shown, when, the channel)",
-         "Proving consent to handling the inquiry and to news", "Kept as proof, without the IP address",
-         kept=True),
-    Held("inquiries", "Messages the person sent (subject and text, channel, when)",
-         "Handling the person's inquiry", "Subject, text and form fields cleared"),
-    Held("emails", "Emails sent to the person (kind, subject, text, when)",
-         "Answering and following up the inquiry", "Subject and text cleared; unsent ones cancelled"),
-    Held("stage_history", "Stage history (how far the inquiry went, when)",
-         "Handling the inquiry; the funnel statistics", "Kept, without the person's identity", kept=True),
-    Held("profile_changes", "Earlier answers (each change of a profile field, old and new value)",
-         "Showing recruiters what changed, and restoring an answer", "Values cleared"),
-    Held("notes", "Recruiters' notes about the person", "Handling the inquiry", "Deleted", exported=False,
-         with_notes=True),
-    Held("timeline", "Timeline (calls, meetings, messages, events, with recruiters' summaries)",
-         "Handling the inquiry", "Summaries and details cleared", exported=False, with_notes=True),
-    Held("files", "Files the person sent (the CV)", "Assessing the person for an opening", "Deleted"),
-    Held("ip_addresses", "IP addresses (of web form inquiries and consents)",
-         "Protecting the form from abuse", "Cleared"),
-    Held("submissions", "The web form's copy of each inquiry (the same answers as above)",
-         "Receiving the form reliably before the inquiry is recorded", "Cleared", exported=False),
+    Held("name", gettext_noop("Name"),
+         gettext_noop("Addressing the person"),
+         gettext_noop("Replaced by “Erased”")),
+    Held("email", gettext_noop("Email address"),
+         gettext_noop("Answering the inquiry; the person's identity in Relocate"),
+         gettext_noop("Replaced by an undeliverable address")),
+    Held("citizenships", gettext_noop("Citizenships"),
+         gettext_noop("Planning the visa the move needs"),
+         gettext_noop("Kept, without the person's identity"), kept=True),
+    Held("skills", gettext_noop("Skills"),
+         gettext_noop("Matching the person to openings"),
+         gettext_noop("Cleared")),
+    Held("consents", gettext_noop("Consents (purpose, the wording shown, when, the channel)"),
+         gettext_noop("Proving consent to handling the inquiry and to news"),
+         gettext_noop("Kept as proof, without the IP address"), kept=True),
+    Held("inquiries", gettext_noop("Messages the person sent (subject and text, channel, when)"),
+         gettext_noop("Handling the person's inquiry"),
+         gettext_noop("Subject, text and form fields cleared")),
+    Held("emails", gettext_noop("Emails sent to the person (kind, subject, text, when)"),
+         gettext_noop("Answering and following up the inquiry"),
+         gettext_noop("Subject and text cleared; unsent ones cancelled")),
+    Held("stage_history", gettext_noop("Stage history (how far the inquiry went, when)"),
+         gettext_noop("Handling the inquiry; the funnel statistics"),
+         gettext_noop("Kept, without the person's identity"), kept=True),
+    Held("profile_changes", gettext_noop("Earlier answers (each change of a profile field, old and new value)"),
+         gettext_noop("Showing recruiters what changed, and restoring an answer"),
+         gettext_noop("Values cleared")),
+    Held("notes", gettext_noop("Recruiters' notes about the person"),
+         gettext_noop("Handling the inquiry"),
+         gettext_noop("Deleted"), exported=False, with_notes=True),
+    Held("timeline", gettext_noop("Timeline (calls, meetings, messages, events, with recruiters' summaries)"),
+         gettext_noop("Handling the inquiry"),
+         gettext_noop("Summaries and details cleared"), exported=False, with_notes=True),
+    Held("files", gettext_noop("Files the person sent (the CV)"),
+         gettext_noop("Assessing the person for an opening"),
+         gettext_noop("Deleted")),
+    Held("ip_addresses", gettext_noop("IP addresses (of web form inquiries and consents)"),
+         gettext_noop("Protecting the form from abuse"),
+         gettext_noop("Cleared")),
+    Held("submissions", gettext_noop("The web form's copy of each inquiry (the same answers as above)"),
+         gettext_noop("Receiving the form reliably before the inquiry is recorded"),
+         gettext_noop("Cleared"), exported=False),
 )
 
 
@@ -106,7 +137,7 @@ def lead_data_export(*, lead: Lead, max_bytes: int = EXPORT_MAX_BYTES) -> DataEx
     lead = Lead.objects.select_related("employer", "opening").get(pk=lead.pk)
     cv_size = _cv_size(lead)
     if _text_size(lead) + (cv_size or 0) > max_bytes:
-        raise DataExportTooLarge(f"The data is over {max_bytes // (1024 * 1024)} MB.")
+        raise DataExportTooLarge(gettext("The data is over %(size)s MB.") % {"size": max_bytes // (1024 * 1024)})
     cv_path = f"files/{os.path.basename(lead.cv.name)}" if cv_size is not None else ""
     data = _data(lead, cv_path)
     buffer = io.BytesIO()

@@ -11,8 +11,11 @@ import datetime as dt
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
+from leads.emails import in_user_language
+from leads.i18n import stored_text
 from leads.models import (
     MILESTONE_RANK,
     ActivityKind,
@@ -64,11 +67,14 @@ def owner_notify_assigned(*, lead: Lead) -> None:
     if owner is None or not owner.email:
         return
     context = {"lead": lead, "owner": owner, "lead_url": lead_url(lead)}
+    with in_user_language(owner):
+        subject = gettext("New lead for you: %(name)s") % {"name": lead.name}
+        body = render_to_string("emails/assigned.txt", context)
+        language = translation.get_language()
     email_queue(
         employer=lead.employer, kind=OutboundKind.NOTIFICATION,
         unique_key=f"lead:{lead.pk}:assigned:{owner.pk}", to_user=owner, to_email=owner.email,
-        subject=f"New lead for you: {lead.name}"[:300],
-        body_text=render_to_string("emails/assigned.txt", context),
+        subject=subject[:300], body_text=body, language=language,
     )
 
 
@@ -115,7 +121,9 @@ def followups_after_move(*, lead: Lead) -> None:
     a lead moved back (or reopened) gets back the steps a move had cancelled that are still in
     its stage, unless its follow-ups are paused or it unsubscribed."""
     if lead.is_closed:
-        followups_cancel(lead=lead, reason=f"{CLOSED_PREFIX} ({lead.get_stage_display().lower()})")
+        with stored_text():
+            reason = f"{CLOSED_PREFIX} ({lead.get_stage_display().lower()})"
+        followups_cancel(lead=lead, reason=reason)
         return
     rank = MILESTONE_RANK[lead.stage]
     scheduled = OutboundEmail.objects.filter(lead=lead, kind=OutboundKind.FOLLOWUP).select_related("step__sequence")

@@ -41,6 +41,8 @@ from django.db import OperationalError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 from django_countries import countries
 
 from leads import profile
@@ -83,8 +85,11 @@ class RowError:
     message: str
 
     def __str__(self) -> str:
-        where = f"row {self.row}" if self.row else "file"
-        return f"{where}, {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        values = {"row": self.row, "field": self.field, "message": self.message}
+        if self.row:
+            return (gettext("row %(row)s, %(field)s: %(message)s") if self.field
+                    else gettext("row %(row)s: %(message)s")) % values
+        return (gettext("file, %(field)s: %(message)s") if self.field else gettext("file: %(message)s")) % values
 
 
 @dataclass
@@ -111,17 +116,23 @@ class ImportReport:
         return max(0, len(self.errors) - _SHOWN_ERRORS)
 
     def summary(self) -> str:
+        values = {"problems": len(self.errors), "rows": self.rows, "count": self.created + self.joined,
+                  "created": self.created, "joined": self.joined, "skipped": self.skipped}
         if self.errors and not (self.created or self.joined):
-            return f"Nothing was imported: {len(self.errors)} problem(s) to fix ({self.rows} row(s) checked)."
+            return gettext("Nothing was imported: %(problems)s problem(s) to fix (%(rows)s row(s) checked).") % values
         if self.job is not None:
-            return f"The file is checked: its {self.rows} row(s) are being imported in the background."
-        verb = "Would import" if self.dry_run else "Imported"
-        text = f"{verb} {self.created + self.joined} row(s): {self.created} new lead(s), " \
-               f"{self.joined} joined an existing lead."
+            return gettext("The file is checked: its %(rows)s row(s) are being imported in the background.") % values
+        if self.dry_run:
+            text = gettext("Would import %(count)s row(s): %(created)s new lead(s), "
+                           "%(joined)s joined an existing lead.") % values
+        else:
+            text = gettext("Imported %(count)s row(s): %(created)s new lead(s), "
+                           "%(joined)s joined an existing lead.") % values
         if self.skipped:
-            text += f" {self.skipped} row(s) were imported before (or repeat an earlier row) and are skipped."
+            text += " " + gettext("%(skipped)s row(s) were imported before (or repeat an earlier row) "
+                                  "and are skipped.") % values
         if self.errors:
-            text += f" {len(self.errors)} row(s) failed while importing."
+            text += " " + gettext("%(problems)s row(s) failed while importing.") % values
         return text
 
 
@@ -147,8 +158,9 @@ def leads_import_csv(*, employer: Employer, file: IO[bytes], legal_basis: str, a
     every file is imported here."""
     report = ImportReport(file_name=file_name or getattr(file, "name", "") or "upload.csv", dry_run=dry_run)
     if legal_basis not in LegalBasis.values:
-        report.errors.append(RowError(0, "legal_basis", "Choose the legal basis for emailing these people: "
-                                      + ", ".join(LegalBasis.values) + "."))
+        report.errors.append(RowError(0, "legal_basis", gettext(
+            "Choose the legal basis for emailing these people: %(choices)s.") % {
+                "choices": ", ".join(LegalBasis.values)}))
         return report
     rows = _checked_rows(employer, file, report)
     if rows is None:
@@ -176,7 +188,7 @@ def _checked_rows(employer: Employer, file: IO[bytes], report: ImportReport) -> 
     if report.errors:
         return None
     if not rows:
-        report.errors.append(RowError(0, "", "The file has a header but no rows."))
+        report.errors.append(RowError(0, "", gettext("The file has a header but no rows.")))
         return None
     return rows
 
@@ -185,30 +197,32 @@ def _checked_rows(employer: Employer, file: IO[bytes], report: ImportReport) -> 
 
 
 def _read_bytes(file: IO[bytes]) -> bytes:
+    too_large = gettext("The file is larger than %(size)s MB; split it into smaller files.") % {
+        "size": MAX_BYTES // (1024 * 1024)}
     size = getattr(file, "size", None)
     if size is not None and size > MAX_BYTES:
-        raise _FileRefused(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it into smaller files.")
+        raise _FileRefused(too_large)
     if hasattr(file, "seek"):
         file.seek(0)
     raw = file.read(MAX_BYTES + 1)
     if isinstance(raw, str):
         raw = raw.encode()
     if len(raw) > MAX_BYTES:
-        raise _FileRefused(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it into smaller files.")
+        raise _FileRefused(too_large)
     return raw
 
 
 def _decode(raw: bytes) -> str:
     if b"\x00" in raw:
-        raise _FileRefused("This is not a CSV text file (it looks like a spreadsheet or another binary file). "
-                           "Save it as “CSV UTF-8” and upload that.")
+        raise _FileRefused(gettext("This is not a CSV text file (it looks like a spreadsheet or another binary "
+                                   "file). Save it as “CSV UTF-8” and upload that."))
     try:
         # utf-8-sig drops the byte-order mark Excel writes at the start of “CSV UTF-8”.
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise _FileRefused(f"The file is not UTF-8 text (first bad byte on line {line}). "
-                           "Save it as “CSV UTF-8” and upload that.") from exc
+        raise _FileRefused(gettext("The file is not UTF-8 text (first bad byte on line %(line)s). "
+                                   "Save it as “CSV UTF-8” and upload that.") % {"line": line}) from exc
 
 
 def _parse(text: str, employer: Employer, report: ImportReport) -> Iterator[_Row]:
@@ -220,7 +234,7 @@ def _parse(text: str, employer: Employer, report: ImportReport) -> Iterator[_Row
     try:
         header = next(reader, None)
         if header is None:
-            raise _FileRefused("The file is empty.")
+            raise _FileRefused(gettext("The file is empty."))
         columns = _columns(header, report)
         if report.errors:
             return
@@ -230,12 +244,14 @@ def _parse(text: str, employer: Employer, report: ImportReport) -> Iterator[_Row
                 continue  # spreadsheets leave blank rows behind
             report.rows += 1
             if report.rows > MAX_ROWS:
-                raise _FileRefused(f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")
+                raise _FileRefused(gettext("The file has more than %(count)s rows; split it into smaller files.")
+                                   % {"count": number_format(MAX_ROWS, force_grouping=True)})
             # Spreadsheets pad rows with empty cells; only a value with no column is a problem.
             named = [(name, cell.strip()) for name, cell in itertools.zip_longest(columns, cells, fillvalue="")]
             if any(value and not name for name, value in named):
-                report.errors.append(RowError(number, "", f"A value in a column without a header "
-                                                          f"(the header has {len(header)} columns)."))
+                report.errors.append(RowError(number, "", gettext(
+                    "A value in a column without a header (the header has %(count)s columns).")
+                    % {"count": len(header)}))
                 continue
             values = {name: value for name, value in named if name}
             kwargs, errors = checker.check(number, values)
@@ -243,7 +259,8 @@ def _parse(text: str, employer: Employer, report: ImportReport) -> Iterator[_Row
             if not errors:
                 yield _Row(number, dict(zip(header, cells, strict=False)), kwargs, _fingerprint(values))
     except csv.Error as exc:
-        raise _FileRefused(f"The file is not valid CSV near line {reader.line_num}: {exc}.") from exc
+        raise _FileRefused(gettext("The file is not valid CSV near line %(line)s: %(error)s.")
+                           % {"line": reader.line_num, "error": exc}) from exc
 
 
 def _columns(header: list[str], report: ImportReport) -> list[str]:
@@ -254,13 +271,13 @@ def _columns(header: list[str], report: ImportReport) -> list[str]:
         if not name:
             pass  # an empty header cell: fine while its column stays empty
         elif name not in COLUMNS:
-            report.errors.append(RowError(1, cell.strip()[:60], "Unknown column. Known columns: "
-                                          + ", ".join(COLUMNS) + "."))
+            report.errors.append(RowError(1, cell.strip()[:60], gettext("Unknown column. Known columns: %(columns)s.")
+                                          % {"columns": ", ".join(COLUMNS)}))
         elif name in columns:
-            report.errors.append(RowError(1, name, "This column appears twice."))
+            report.errors.append(RowError(1, name, gettext("This column appears twice.")))
         columns.append(name)
     if "email" not in columns:
-        report.errors.append(RowError(1, "email", "The header needs an email column."))
+        report.errors.append(RowError(1, "email", gettext("The header needs an email column.")))
     return columns
 
 
@@ -287,7 +304,8 @@ class _RowChecker:
 
         for column, value in list(values.items()):
             if len(value) > _MAX_CELL:
-                fail(column, f"At most {_MAX_CELL:,} characters.")
+                fail(column, gettext("At most %(count)s characters.")
+                     % {"count": number_format(_MAX_CELL, force_grouping=True)})
                 values[column] = ""
         fields: dict[str, Any] = {}
         for column, value in values.items():
@@ -311,7 +329,7 @@ class _RowChecker:
                 fail("phone", exc.messages[0])
                 del fields["phone"]
         if not kwargs["email"]:
-            fail("email", "The email is missing.")
+            fail("email", gettext("The email is missing."))
         else:
             kwargs["email"] = _intake_check(errors, number, clean_email, kwargs["email"])
         kwargs["citizenships"] = _intake_check(errors, number, clean_countries, kwargs["citizenships"])
@@ -352,9 +370,11 @@ class _RowChecker:
         if len(found) == 1:
             return found[0]
         if found:
-            fail("opening", f"Several openings are called “{value}”; use the opening's id instead.")
+            fail("opening", gettext("Several openings are called “%(title)s”; use the opening's id instead.")
+                 % {"title": value})
         else:
-            fail("opening", f"No opening “{value}” at {self.employer.name} (give its title or id).")
+            fail("opening", gettext("No opening “%(title)s” at %(employer)s (give its title or id).")
+                 % {"title": value, "employer": self.employer.name})
         return None
 
     def _received_at(self, value: str, fail) -> dt.datetime | None:
@@ -371,12 +391,12 @@ class _RowChecker:
             # offset up to ±12 h, so the day-by-day reports count it on the day written.
             moment = dt.datetime.combine(day, dt.time(12), tzinfo=self.zone)
         if moment is None:
-            fail("received_at", "Enter a date (2026-11-09) or a date and time (2026-11-09 14:30).")
+            fail("received_at", gettext("Enter a date (2026-11-09) or a date and time (2026-11-09 14:30)."))
             return None
         if timezone.is_naive(moment):
             moment = moment.replace(tzinfo=self.zone)
         if moment > timezone.now() + dt.timedelta(minutes=5):
-            fail("received_at", "The date is in the future.")
+            fail("received_at", gettext("The date is in the future."))
             return None
         return moment
 
@@ -401,7 +421,7 @@ def _source(value: str, fail) -> str:
     for choice, label in Source.choices:
         if wanted in {choice, str(label).lower()}:
             return choice
-    fail("source", f"Choose one of: {', '.join(Source.values)}.")
+    fail("source", gettext("Choose one of: %(choices)s.") % {"choices": ", ".join(Source.values)})
     return Source.IMPORT
 
 
@@ -409,7 +429,8 @@ def _country(column: str, value: str, fail) -> str | None:
     code = countries.alpha2(value) if len(value) <= 3 else ""
     code = code or _COUNTRY_ALIASES.get(value.lower(), "") or countries.by_name(value)
     if not code:
-        fail(column, f"Unknown country “{value}”; use a country name or its two-letter code.")
+        fail(column, gettext("Unknown country “%(name)s”; use a country name or its two-letter code.")
+             % {"name": value})
         return None
     return code
 
@@ -477,8 +498,9 @@ def _receive(employer: Employer, row: _Row, actor, legal_basis: str, report: Imp
     except (ValidationError, OperationalError) as exc:
         # Checked a moment ago, so this is a change in between (an opening deleted) or a lost
         # database: the rows before are imported; running the file again imports the rest.
-        message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else "The database did not answer."
-        report.errors.append(RowError(row.number, "", f"Not imported: {message}"))
+        message = ("; ".join(exc.messages) if isinstance(exc, ValidationError)
+                   else gettext("The database did not answer."))
+        report.errors.append(RowError(row.number, "", gettext("Not imported: %(reason)s") % {"reason": message}))
         return
     if result.created:
         report.created += 1
@@ -512,8 +534,9 @@ def import_job_kick(job_id: int) -> None:
     except Exception:
         logger.warning("broker unavailable: import job %s stays queued", job_id, exc_info=True)
         ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(errors=[
-            {"row": 0, "field": "", "message": "The task queue did not take this import: no worker will start it. "
-             "Upload the file again once the queue is back (rows imported already are skipped)."}])
+            {"row": 0, "field": "", "message": gettext(
+                "The task queue did not take this import: no worker will start it. Upload the file again once "
+                "the queue is back (rows imported already are skipped).")}])
 
 
 def import_job_process(*, job_id: int) -> str:
@@ -536,8 +559,9 @@ def import_job_process(*, job_id: int) -> str:
     except Exception as exc:
         logger.exception("import job %s failed", job_id)
         detail = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
-        reason = f"The import stopped after {report.created + report.joined + report.skipped} row(s): {detail}. " \
-                 "Upload the file again to import the rest (rows imported already are skipped)."
+        reason = gettext("The import stopped after %(count)s row(s): %(error)s. Upload the file again to import "
+                         "the rest (rows imported already are skipped).") % {
+            "count": report.created + report.joined + report.skipped, "error": detail}
         jobs.filter(status=ImportJob.Status.RUNNING).update(
             status=ImportJob.Status.FAILED, finished_at=timezone.now(),
             errors=[*_as_json(report.errors), {"row": 0, "field": "", "message": reason}])
@@ -551,7 +575,7 @@ def _job_import(job: ImportJob, report: ImportReport) -> str:
         rows = _checked_rows(job.employer, file, report)
     if rows is None or legal_basis not in LegalBasis.values:
         # Checked at the upload: an opening deleted since, say. Nothing is imported.
-        report.errors = report.errors or [RowError(0, "legal_basis", "No legal basis was given.")]
+        report.errors = report.errors or [RowError(0, "legal_basis", gettext("No legal basis was given."))]
         jobs.update(status=ImportJob.Status.FAILED, finished_at=timezone.now(), rows_total=report.rows,
                     errors=_as_json(report.errors))
         return "failed"

@@ -31,8 +31,11 @@ from html.parser import HTMLParser
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext
 from mailparser_reply import EmailReplyParser
 
+from leads.emails import in_user_language
 from leads.models import Employer, Inquiry, Language, Lead, OutboundEmail, OutboundKind, Source, display_name
 from leads.normalise import normalise_email
 from leads.services.intake import inquiry_receive
@@ -250,12 +253,23 @@ def reply_notify_owner(*, lead: Lead, inquiry: Inquiry) -> None:
         return
     visible, _ = reply_split(inquiry.body)
     quoted = "\n".join(f"  {line}" for line in visible[:2000].splitlines())
+    values = {"owner": display_name(owner), "name": lead.name, "email": lead.email, "quoted": quoted,
+              "url": lead_url(lead), "subject": inquiry.subject}
+    with in_user_language(owner):
+        if inquiry.in_reply_to_id:
+            values["original"] = inquiry.in_reply_to.subject
+            replied = gettext("%(name)s <%(email)s> replied to “%(original)s”:") % values
+        else:
+            replied = gettext("%(name)s <%(email)s> replied:") % values
+        body = "\n\n".join([
+            gettext("Hello %(name)s,") % {"name": values["owner"]}, replied, quoted,
+            gettext("Their follow-ups are stopped. Open the lead: %(url)s") % values,
+        ]) + "\n"
+        subject = gettext("%(name)s replied: %(subject)s") % values
+        language = translation.get_language()
     email_queue(
         employer=lead.employer, kind=OutboundKind.NOTIFICATION, unique_key=f"inquiry:{inquiry.pk}:reply-notify",
-        to_user=owner, to_email=owner.email, subject=f"{lead.name} replied: {inquiry.subject}"[:300],
-        body_text=(f"Hello {display_name(owner)},\n\n{lead.name} <{lead.email}> replied"
-                   f"{f' to “{inquiry.in_reply_to.subject}”' if inquiry.in_reply_to_id else ''}:\n\n"
-                   f"{quoted}\n\nTheir follow-ups are stopped. Open the lead: {lead_url(lead)}\n"),
+        to_user=owner, to_email=owner.email, subject=subject[:300], body_text=body, language=language,
     )
 
 

@@ -21,6 +21,7 @@ from django.db import DatabaseError, IntegrityError, OperationalError, connectio
 from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from leads import profile
 from leads.models import (
@@ -124,9 +125,9 @@ def inquiry_receive(
     by the ``actor``. Not ticking news on a repeat inquiry withdraws nothing.
     """
     if channel not in Source.values:
-        raise ValidationError({"channel": f"Unknown channel {channel!r}."})
+        raise ValidationError({"channel": gettext("Unknown channel %(channel)s.") % {"channel": repr(channel)}})
     if legal_basis and legal_basis not in LegalBasis.values:
-        raise ValidationError({"legal_basis": "Choose a legal basis from the list."})
+        raise ValidationError({"legal_basis": gettext("Choose a legal basis from the list.")})
     if privacy_accepted:
         legal_basis = LegalBasis.CONSENT
     elif not legal_basis and channel == Source.EMAIL:
@@ -140,7 +141,7 @@ def inquiry_receive(
     name = " ".join((name or "").split())[:_NAME_MAX]
     countries = clean_countries(citizenships)
     if owner is not None and not _is_member(owner, employer):
-        raise ValidationError({"owner": "The owner must be a member of this employer."})
+        raise ValidationError({"owner": gettext("The owner must be a member of this employer.")})
     known = Lead.objects.filter(employer=employer, email=email).exists()
     if owner is None and not known:
         # Taken in a short transaction of its own: no lock is held across the intake.
@@ -300,9 +301,10 @@ def clean_email(value: str) -> str:
     try:
         email = normalise_email(value)
     except ValidationError as exc:
-        raise ValidationError({"email": "Enter a valid email address."}) from exc
+        raise ValidationError({"email": gettext("Enter a valid email address.")}) from exc
     if len(email) > _EMAIL_MAX:
-        raise ValidationError({"email": f"An email address has at most {_EMAIL_MAX} characters."})
+        raise ValidationError(
+            {"email": gettext("An email address has at most %(count)s characters.") % {"count": _EMAIL_MAX}})
     return email
 
 
@@ -313,7 +315,7 @@ def clean_countries(codes: Iterable[str]) -> list[str]:
     for code in codes:
         code = (code or "").strip().upper()
         if code and code not in countries:
-            raise ValidationError({"citizenships": f"Unknown country code {code!r}."})
+            raise ValidationError({"citizenships": gettext("Unknown country code %(code)s.") % {"code": repr(code)}})
         if code and code not in cleaned:
             cleaned.append(code)
     return cleaned
@@ -328,7 +330,7 @@ def clean_profile(employer: Employer, fields: Mapping[str, Any]) -> dict[str, An
         opening_id = opening.pk if isinstance(opening, Opening) else opening
         found = Opening.objects.filter(employer=employer, pk=opening_id).first()
         if found is None:
-            raise ValidationError({"opening": "Choose an opening of this employer."})
+            raise ValidationError({"opening": gettext("Choose an opening of this employer.")})
         cleaned["opening"] = found
     return cleaned
 
@@ -520,7 +522,7 @@ def _refuse_unstorable(values: Mapping[str, Any]) -> None:
     errors = {}
     for key, value in values.items():
         if isinstance(value, str) and not _storable(value):
-            errors[key] = "This text holds characters that cannot be stored (NUL or a lone surrogate)."
+            errors[key] = gettext("This text holds characters that cannot be stored (NUL or a lone surrogate).")
     if errors:
         raise ValidationError(errors)
 

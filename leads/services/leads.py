@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leads import profile
 from leads.models import (
@@ -38,7 +39,7 @@ _IDENTITY_AND_LISTS = frozenset({"email", "citizenships", "skills"})
 def lead_assign(*, lead: Lead, owner, by) -> bool:
     """Give the lead to ``owner`` (a member of its employer) or to nobody; False when unchanged."""
     if owner is not None and not Membership.objects.filter(user_id=owner.pk, employer_id=lead.employer_id).exists():
-        raise ValidationError({"owner": "The owner must be a member of this lead's employer."})
+        raise ValidationError({"owner": _("The owner must be a member of this lead's employer.")})
     if lead.owner_id == (owner.pk if owner else None):
         return False
     with transaction.atomic(durable=True):
@@ -67,10 +68,10 @@ def lead_update(*, lead: Lead, fields: Mapping[str, Any], by, remote_addr: str |
     if name is not None:
         values["name"] = " ".join(str(name).split())[:200]
         if not values["name"]:
-            raise ValidationError({"name": "A lead needs a name."})
+            raise ValidationError({"name": _("A lead needs a name.")})
     opening = values.get("opening")
     if opening is not None and (not isinstance(opening, Opening) or opening.employer_id != lead.employer_id):
-        raise ValidationError({"opening": "Choose an opening of this lead's employer."})
+        raise ValidationError({"opening": _("Choose an opening of this lead's employer.")})
     changed = [key for key, value in values.items() if _current(lead, key) != _comparable(key, value)]
     email = _checked_email(lead, email) if email is not None else lead.email
     lists = _lists_changed(lead, countries, skills)
@@ -107,7 +108,7 @@ def lead_update(*, lead: Lead, fields: Mapping[str, Any], by, remote_addr: str |
 def _checked_email(lead: Lead, value: str) -> str:
     email = clean_email(value)
     if email != lead.email and Lead.objects.filter(employer_id=lead.employer_id, email=email).exists():
-        raise ValidationError({"email": "Another lead of this employer has this email: merge them instead."})
+        raise ValidationError({"email": _("Another lead of this employer has this email: merge them instead.")})
     return email
 
 
@@ -147,21 +148,22 @@ def profile_change_decide(*, change: ProfileChange, action: str, by) -> None:
     contact detail it proposed. The lead's row is locked; a value changed since is refused."""
     spec = profile.BY_NAME.get(change.field)
     if spec is None:
-        raise ValidationError("This field is no longer part of the profile.")
+        raise ValidationError(_("This field is no longer part of the profile."))
     wanted = {"restore": (ProfileChange.Status.APPLIED, ProfileChange.Status.RESTORED, change.old_value),
               "accept": (ProfileChange.Status.PROPOSED, ProfileChange.Status.ACCEPTED, change.new_value),
               "decline": (ProfileChange.Status.PROPOSED, ProfileChange.Status.DECLINED, None)}
     if action not in wanted:
-        raise ValidationError("Choose to restore, accept or decline.")
+        raise ValidationError(_("Choose to restore, accept or decline."))
     before, after, value = wanted[action]
     with transaction.atomic(durable=True):
         lead = Lead.objects.select_for_update().get(pk=change.lead_id)
         change = ProfileChange.objects.select_for_update().get(pk=change.pk)
         if change.status != before:
-            raise ValidationError("This change was decided already.")
+            raise ValidationError(_("This change was decided already."))
         current = profile.as_json(change.field, profile.lead_value(lead, change.field))
         if action == "restore" and current != change.new_value:
-            raise ValidationError(f"The {spec.label.lower()} has changed since; edit the profile instead.")
+            raise ValidationError(_("The %(field)s has changed since; edit the profile instead.")
+                                  % {"field": str(spec.label).lower()})
         label = spec.label
         if action != "decline":
             new = profile.from_json(change.field, value)
@@ -169,7 +171,7 @@ def profile_change_decide(*, change: ProfileChange, action: str, by) -> None:
             if spec.kind is profile.Kind.OPENING and cleaned is not None and not Opening.objects.filter(
                 pk=cleaned, employer_id=lead.employer_id
             ).exists():
-                raise ValidationError("That opening no longer exists.")
+                raise ValidationError(_("That opening no longer exists."))
             profile.set_lead_value(lead, change.field, cleaned)
             lead.save(update_fields=[change.field if spec.kind is not profile.Kind.OPENING else "opening",
                                      "updated_at"])

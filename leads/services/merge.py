@@ -13,8 +13,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 
 from leads import profile
+from leads.i18n import stored_text
 from leads.models import (
     MILESTONE_RANK,
     Activity,
@@ -34,6 +37,7 @@ from leads.models import (
     Task,
     display_name,
 )
+from leads.services import milestones
 from leads.services.activity import activity_record
 from leads.services.audit import audit_record
 from leads.services.outbox import FOLLOWUP_KINDS
@@ -46,19 +50,21 @@ _FILLABLE = (*profile.MERGE_FIELDS, "privacy_accepted_at")
 def lead_merge(*, lead: Lead, other: Lead, by) -> Lead:
     """Merge ``other`` into ``lead``; the two must be flagged as possible duplicates."""
     if lead.pk == other.pk:
-        raise ValidationError("A lead cannot be merged into itself.")
+        raise ValidationError(_("A lead cannot be merged into itself."))
     if lead.employer_id != other.employer_id:
-        raise ValidationError("Only leads of the same employer can be merged.")
+        raise ValidationError(_("Only leads of the same employer can be merged."))
     with transaction.atomic(durable=True):
         # Lock both in id order, so two merges of the same pair cannot deadlock.
         locked = {row.pk: row for row in Lead.objects.select_for_update().filter(pk__in=[lead.pk, other.pk])
                   .order_by("pk")}
         if len(locked) != 2:
-            raise ValidationError("The other lead no longer exists; it may have been merged already.")
+            raise ValidationError(_("The other lead no longer exists; it may have been merged already."))
         kept, gone = locked[lead.pk], locked[other.pk]
         _check_flagged(kept, gone)
         summary = _identity(gone)
         _move_children(kept, gone)
+        # Two histories are one now: the milestone times and stays are the union's.
+        milestones.refresh([kept.pk])
         _fill_profile(kept, gone)
         _repoint_duplicate_flags(kept, gone)
         # The other lead's address (and the addresses of leads merged into it) lead here now.
@@ -78,13 +84,18 @@ def _check_flagged(kept: Lead, gone: Lead) -> None:
         Q(lead=kept, other=gone) | Q(lead=gone, other=kept), dismissed_at__isnull=True
     ).exists()
     if not flagged:
-        raise ValidationError("These leads are not flagged as possible duplicates.")
+        raise ValidationError(_("These leads are not flagged as possible duplicates."))
     if kept.is_erased or gone.is_erased:
-        raise ValidationError("An erased lead cannot be merged.")
+        raise ValidationError(_("An erased lead cannot be merged."))
 
 
 def _identity(gone: Lead) -> str:
     """What the other lead was, kept as text a recruiter reads: nothing about it is lost with its row."""
+    with stored_text():
+        return _identity_lines(gone)
+
+
+def _identity_lines(gone: Lead) -> str:
     lines = [f"Email: {gone.email}", f"Name: {gone.name}", f"Source: {gone.get_source_display()}",
              f"Stage: {gone.get_stage_display()}", f"Created: {gone.created_at:%Y-%m-%d %H:%M} UTC",
              f"Lead id: {gone.pk}"]
@@ -109,12 +120,13 @@ def merge_preview(lead: Lead, other: Lead) -> dict:
             filled.append((label, profile.as_label(name, theirs)))
         elif profile.as_json(name, mine) != profile.as_json(name, theirs):
             kept.append((label, profile.as_label(name, mine), profile.as_label(name, theirs)))
+    # (what, how many): the page shows them as "3 notes".
     counts = [
-        ("inquiries", Inquiry.objects.filter(lead=other).count()),
-        ("notes", Note.objects.filter(lead=other).count()),
-        ("timeline entries", Activity.objects.filter(lead=other).count()),
-        ("emails", OutboundEmail.objects.filter(lead=other).count()),
-        ("tasks", Task.objects.filter(lead=other).count()),
+        (gettext("inquiries"), Inquiry.objects.filter(lead=other).count()),
+        (gettext("notes"), Note.objects.filter(lead=other).count()),
+        (gettext("timeline entries"), Activity.objects.filter(lead=other).count()),
+        (gettext("emails"), OutboundEmail.objects.filter(lead=other).count()),
+        (gettext("tasks"), Task.objects.filter(lead=other).count()),
     ]
     return {"filled": filled, "kept": kept, "moving": [(label, n) for label, n in counts if n]}
 
@@ -198,7 +210,7 @@ def duplicates_dismiss(*, lead: Lead, other: Lead, by) -> int:
             dismissed_at=timezone.now()
         )
         if not dismissed:
-            raise ValidationError("These two leads are not flagged as possible duplicates.")
+            raise ValidationError(_("These two leads are not flagged as possible duplicates."))
         name = display_name(by)
         for one, two in ((lead, other), (other, lead)):
             activity_record(lead=one, kind=ActivityKind.SYSTEM, actor=by, touch=False,

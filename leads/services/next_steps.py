@@ -17,6 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from leads.models import ActivityKind, Lead, Membership, Task, display_name
 from leads.services.activity import activity_record
@@ -38,9 +41,9 @@ class QuickTask:
 
 
 QUICK_TASKS: tuple[QuickTask, ...] = (
-    QuickTask("call", "Call in 2 days", "Call", 2),
-    QuickTask("follow-up", "Follow up in a week", "Follow up", 7),
-    QuickTask("visa", "Check visa status in 2 weeks", "Check visa status", 14),
+    QuickTask("call", gettext_lazy("Call in 2 days"), gettext_lazy("Call"), 2),
+    QuickTask("follow-up", gettext_lazy("Follow up in a week"), gettext_lazy("Follow up"), 7),
+    QuickTask("visa", gettext_lazy("Check visa status in 2 weeks"), gettext_lazy("Check visa status"), 14),
 )
 QUICK_TASKS_BY_KEY = {quick.key: quick for quick in QUICK_TASKS}
 
@@ -51,11 +54,11 @@ def task_add(*, lead: Lead, title: str, due_at: dt.datetime, owner, by, note: st
     note = (note or "").strip()
     errors: dict[str, str] = {}
     if not title:
-        errors["title"] = "Say what the next step is."
+        errors["title"] = _("Say what the next step is.")
     elif len(title) > Task._meta.get_field("title").max_length:
-        errors["title"] = "A task title can be at most 200 characters."
+        errors["title"] = _("A task title can be at most 200 characters.")
     if len(note) > Task._meta.get_field("note").max_length:
-        errors["note"] = "A note can be at most 5,000 characters."
+        errors["note"] = _("A note can be at most 5,000 characters.")
     due_error = _due_error(due_at)
     if due_error:
         errors["due_at"] = due_error
@@ -63,7 +66,7 @@ def task_add(*, lead: Lead, title: str, due_at: dt.datetime, owner, by, note: st
     if owner_error:
         errors["owner"] = owner_error
     if lead.is_erased:
-        errors["__all__"] = "This lead's data was erased."
+        errors["__all__"] = _("This lead's data was erased.")
     if errors:
         raise ValidationError(errors)
     with transaction.atomic(durable=True):
@@ -85,8 +88,9 @@ def task_add_quick(*, lead: Lead, key: str, by, zone: dt.tzinfo | None = None) -
     """One of the QUICK_TASKS, owned by the recruiter who asked for it."""
     quick = QUICK_TASKS_BY_KEY.get(key)
     if quick is None:
-        raise ValidationError({"template": "Choose one of the quick tasks."})
-    return task_add(lead=lead, title=quick.title, due_at=quick_task_due(quick, zone=zone), owner=by, by=by)
+        raise ValidationError({"template": _("Choose one of the quick tasks.")})
+    # The title in the language of the recruiter who asked for it: it is theirs from now on.
+    return task_add(lead=lead, title=str(quick.title), due_at=quick_task_due(quick, zone=zone), owner=by, by=by)
 
 
 def task_done(*, task: Task, by) -> bool:
@@ -106,15 +110,15 @@ def task_snooze(*, task: Task, by, by_period: str = "", until: dt.datetime | Non
     or until a chosen time."""
     now = timezone.now()
     if until is not None:
-        error = "Choose a time in the future to snooze to." if until <= now else _due_error(until)
+        error = _("Choose a time in the future to snooze to.") if until <= now else _due_error(until)
         if error:
             raise ValidationError({"until": error})
     elif by_period not in SNOOZES:
-        raise ValidationError({"by": "Snooze by a day or a week, or until a time you choose."})
+        raise ValidationError({"by": _("Snooze by a day or a week, or until a time you choose.")})
     with transaction.atomic(durable=True):
         locked = Task.objects.select_for_update().get(pk=task.pk)
         if locked.done_at is not None:
-            raise ValidationError("This task is done already.")
+            raise ValidationError(_("This task is done already."))
         if until is None:
             # Wall-clock arithmetic in the recruiter's zone: "a day later" is the same time of
             # day across a change of daylight saving time.
@@ -135,7 +139,7 @@ def task_reassign(*, task: Task, owner, by) -> bool:
     with transaction.atomic(durable=True):
         locked = Task.objects.select_for_update().get(pk=task.pk)
         if locked.done_at is not None:
-            raise ValidationError("This task is done already.")
+            raise ValidationError(_("This task is done already."))
         if locked.owner_id == owner.pk:
             return False
         Task.objects.filter(pk=task.pk).update(owner=owner)
@@ -149,27 +153,29 @@ def tasks_erase(*, lead: Lead, at: dt.datetime) -> int:
     """Part of erasing a lead (inside ``lead_erase``'s transaction): its open tasks close, and
     what the titles and notes said about the person goes."""
     Task.objects.filter(lead=lead, done_at__isnull=True).update(done_at=at)
-    return Task.objects.filter(lead=lead).update(title="(erased)", note="")
+    # Stored, so in one language whoever erases (a recruiter, or the nightly retention run),
+    # like the other marks an erasure leaves.
+    return Task.objects.filter(lead=lead).update(title=gettext_noop("(erased)"), note="")
 
 
 def _due_error(due_at: dt.datetime | None) -> str | None:
     if due_at is None:
-        return "Enter the date and time the task is due."
+        return _("Enter the date and time the task is due.")
     if timezone.is_naive(due_at):
         raise TypeError("due_at must be an aware datetime")
     now = timezone.now()
     if due_at < now - DUE_PAST_GRACE:
-        return "That is more than a day ago: enter when the task is due."
+        return _("That is more than a day ago: enter when the task is due.")
     if due_at > now + DUE_FUTURE_LIMIT:
-        return "A task can be due at most five years ahead."
+        return _("A task can be due at most five years ahead.")
     return None
 
 
 def _owner_error(lead: Lead, owner) -> str | None:
     if owner is None:
-        return "Choose who owns the task."
+        return _("Choose who owns the task.")
     if not Membership.objects.filter(user_id=owner.pk, employer_id=lead.employer_id, user__is_active=True).exists():
-        return "The owner must be a member of this lead's employer."
+        return _("The owner must be a member of this lead's employer.")
     return None
 
 

@@ -24,8 +24,10 @@ from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from leads import emails
+from leads.i18n import stored_text
 from leads.models import (
     MILESTONE_RANK,
     Activity,
@@ -288,20 +290,20 @@ def decide(row: OutboundEmail, *, replied: bool, now: dt.datetime) -> Decision:
 def lead_send_stop(lead: Lead, *, kind: str) -> str:
     """Why no email of this kind may go to the lead at all ("" when it may): the rules every
     email obeys, checked by the worker before each send and by the compose page before it offers
-    Send."""
+    Send. In English (the rows keep it): marked, so that the compose page shows it translated."""
     if lead.erased_at:
-        return "the lead's data was erased"
+        return gettext_noop("the lead's data was erased")
     if lead.unsubscribed_at and kind != OutboundKind.DATA_LINK:
         # A link to their own data is what the person just asked for, unsubscribed or not.
-        return "the lead unsubscribed"
+        return gettext_noop("the lead unsubscribed")
     if lead.email_bounced_at:
-        return "the lead's address bounced before"
+        return gettext_noop("the lead's address bounced before")
     if not lead.legal_basis and kind != OutboundKind.DATA_LINK:
-        return "no legal basis is recorded for this lead"
+        return gettext_noop("no legal basis is recorded for this lead")
     if kind in NEWS_KINDS and not lead.marketing_opt_in:
         # The flag is the news consent's cached state, written with every Consent row
         # (leads/services/consent.py): no query per email, and a withdrawal stops the next one.
-        return "the lead has not agreed to news about openings"
+        return gettext_noop("the lead has not agreed to news about openings")
     return ""
 
 
@@ -309,7 +311,8 @@ def followup_stop_reason(row: OutboundEmail, lead: Lead, *, replied: bool) -> st
     if lead.followups_paused:
         return "follow-ups paused"
     if lead.is_closed:
-        return f"the lead was closed ({lead.get_stage_display().lower()})"
+        with stored_text():
+            return f"the lead was closed ({lead.get_stage_display().lower()})"
     if replied:
         return "the lead replied"
     if row.kind == OutboundKind.FOLLOWUP:

@@ -14,15 +14,18 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leads.models import CLOSED_STAGES, MILESTONE_RANK, ClosedReason, Lead, Stage, StageEvent, WebhookEvent
+from leads.services import milestones
 from leads.services.followups import followups_after_move
 from leads.services.webhooks import stage_changed_data, webhook_emit
 
 _CLOCK_SKEW = dt.timedelta(minutes=5)
 # Fields the move writes; copied back onto the caller's instance afterwards.
 _MOVED_FIELDS = (
-    "stage", "furthest_stage", "closed_reason", "first_contacted_at", "stage_changed_at", "last_activity_at"
+    "stage", "furthest_stage", "closed_reason", "first_contacted_at", "stage_changed_at", "last_activity_at",
+    *milestones.FIELDS,
 )
 
 
@@ -83,6 +86,10 @@ def stage_move_step(
         )
         webhook_emit(employer_id=locked.employer_id, event=WebhookEvent.LEAD_STAGE_CHANGED,
                      data=stage_changed_data(event), at=now)
+        # The stay the move ends: the lead's one event not yet left (moves are never dated
+        # before the last one, so it is the latest).
+        StageEvent.objects.filter(lead=locked, left_at__isnull=True).exclude(pk=event.pk).update(left_at=at)
+        milestones.apply_event(locked, from_stage=locked.stage, to_stage=to_stage, at=at)
         _apply_move(locked, to_stage, closed_reason, at)
         locked.save(update_fields=[*_MOVED_FIELDS, "updated_at"])
         followups_after_move(lead=locked)
@@ -104,31 +111,35 @@ def _check_move(
     lead: Lead, to_stage: str, reason: str, closed_reason: ClosedReason | None, at: dt.datetime, now: dt.datetime
 ) -> None:
     if to_stage not in Stage.values:
-        raise StageMoveError(f"Unknown stage {to_stage!r}.", code="unknown_stage")
+        raise StageMoveError(_("Unknown stage %(stage)s.") % {"stage": repr(to_stage)}, code="unknown_stage")
     if lead.is_erased:
-        raise StageMoveError("This lead's data was erased; it cannot move.", code="erased")
+        raise StageMoveError(_("This lead's data was erased; it cannot move."), code="erased")
     if to_stage == lead.stage:
-        raise StageMoveError(f"The lead is already at {Stage(to_stage).label}.", code="same_stage")
+        raise StageMoveError(_("The lead is already at %(stage)s.") % {"stage": Stage(to_stage).label},
+                             code="same_stage")
     if at > now + _CLOCK_SKEW:
-        raise StageMoveError("A move cannot be dated in the future.", code="future")
+        raise StageMoveError(_("A move cannot be dated in the future."), code="future")
     if at < lead.stage_changed_at:
-        raise StageMoveError("A move cannot be dated before the lead's last move.", code="out_of_order")
+        raise StageMoveError(_("A move cannot be dated before the lead's last move."), code="out_of_order")
     if to_stage in CLOSED_STAGES:
         _check_closed_reason(lead, to_stage, closed_reason)
     elif closed_reason is not None:
-        raise StageMoveError("A closed reason only goes with closing a lead.", code="reason_not_closing")
+        raise StageMoveError(_("A closed reason only goes with closing a lead."), code="reason_not_closing")
     if needs_reason(lead.stage, to_stage) and not reason:
-        what = "Reopening a closed lead" if lead.stage in CLOSED_STAGES else "Moving a lead backwards"
-        raise StageMoveError(f"{what} needs a reason.", code="reason_required")
+        message = (_("Reopening a closed lead needs a reason.") if lead.stage in CLOSED_STAGES
+                   else _("Moving a lead backwards needs a reason."))
+        raise StageMoveError(message, code="reason_required")
 
 
 def _check_closed_reason(lead: Lead, to_stage: str, closed_reason: ClosedReason | None) -> None:
-    label = Stage(to_stage).label.lower()
+    label = str(Stage(to_stage).label).lower()
     if closed_reason is None:
-        raise StageMoveError(f"Choose why the lead is {label}.", code="closed_reason_required")
+        raise StageMoveError(_("Choose why the lead is %(stage)s.") % {"stage": label}, code="closed_reason_required")
     if closed_reason.employer_id != lead.employer_id or not closed_reason.fits(to_stage):
         raise StageMoveError(
-            f"“{closed_reason.label}” is not a reason for {label} at this employer.", code="closed_reason_invalid"
+            _("“%(reason)s” is not a reason for %(stage)s at this employer.") % {"reason": closed_reason.label,
+                                                                                 "stage": label},
+            code="closed_reason_invalid",
         )
 
 

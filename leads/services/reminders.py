@@ -12,9 +12,11 @@ import zoneinfo
 from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
-from leads.emails import message_id
+from leads.emails import in_user_language, message_id
 from leads.models import (
     MILESTONES,
     ClosedReason,
@@ -84,20 +86,26 @@ def digest_queue_for(*, employer: Employer, user, now: dt.datetime) -> int:
         "overdue_count": overdue.count() if len(overdue_list) == DIGEST_LIST_LIMIT else len(overdue_list),
         "due": [(row, lead_url(row.lead)) for row in due_list],
         "due_count": due.count() if len(due_list) == DIGEST_LIST_LIMIT else len(due_list),
-        "tasks_overdue": [_task_line(t, zone) for t in tasks if t.due_at < now],
-        "tasks_today": [_task_line(t, zone) for t in tasks if t.due_at >= now],
         "task_counts": task_counts,
         "tasks_url": f"{settings.SITE_URL}/tasks/",
     }
-    subject = (f"{employer.name}: {context['overdue_count']} lead(s) waiting, "
-               f"{context['due_count']} follow-up(s) today")
-    if task_counts["overdue"]:
-        subject += f", {task_counts['overdue']} overdue task(s)"
+    with in_user_language(user):
+        # The task lines' times, written as the recruiter's language writes them.
+        context["tasks_overdue"] = [_task_line(t, zone) for t in tasks if t.due_at < now]
+        context["tasks_today"] = [_task_line(t, zone) for t in tasks if t.due_at >= now]
+        numbers = {"employer": employer.name, "leads": context["overdue_count"], "followups": context["due_count"],
+                   "tasks": task_counts["overdue"]}
+        if task_counts["overdue"]:
+            subject = gettext("%(employer)s: %(leads)s lead(s) waiting, %(followups)s follow-up(s) today, "
+                              "%(tasks)s overdue task(s)") % numbers
+        else:
+            subject = gettext("%(employer)s: %(leads)s lead(s) waiting, %(followups)s follow-up(s) today") % numbers
+        body = render_to_string("emails/digest.txt", context)
+        language = translation.get_language()
     _, created = email_queue(
         employer=employer, kind=OutboundKind.DIGEST,
         unique_key=f"digest:{employer.pk}:{user.pk}:{local_day.isoformat()}",
-        to_user=user, to_email=user.email, subject=subject,
-        body_text=render_to_string("emails/digest.txt", context),
+        to_user=user, to_email=user.email, subject=subject, body_text=body, language=language,
     )
     return int(created)
 
@@ -118,7 +126,7 @@ def _digest_tasks(*, employer: Employer, user, now: dt.datetime, day_end: dt.dat
 
 def _task_line(task: Task, zone: zoneinfo.ZoneInfo) -> tuple[Task, str, str]:
     local = task.due_at.astimezone(zone)
-    return task, f"{local:%a %d %b %H:%M} {local.tzname()}", lead_url(task.lead)
+    return task, f"{date_format(local, 'D d M H:i')} {local.tzname()}", lead_url(task.lead)
 
 
 def stale_checks_queue(*, now: dt.datetime | None = None) -> int:

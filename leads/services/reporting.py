@@ -17,8 +17,11 @@ from django.conf import settings
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
 
+from leads.emails import in_user_language
 from leads.models import Employer, Inquiry, Membership, OutboundEmail, OutboundKind, Role
 from leads.reports.filters import EmployerRef, ReportFilters
 from leads.reports.funnel import LABELS, funnel_counts
@@ -120,15 +123,22 @@ def weekly_report_queue_for(*, employer: Employer, now: dt.datetime) -> int:
     if not todo:
         return 0  # a rerun: nothing to compute
     figures = weekly_figures(employer, start, now=now)
-    subject = (f"{employer.name}: {figures.inquiries} inquiries in the week of {start:%d %b} "
-               f"({figures.against_year} a year before)")
     queued = 0
     for user in todo:
         context = {"figures": figures, "user": user, "start": start, "end": start + dt.timedelta(days=6)}
+        with in_user_language(user):
+            values = {"employer": employer.name, "count": figures.inquiries, "start": date_format(start, "d M"),
+                      "ratio": figures.against_year}
+            subject = ngettext(
+                "%(employer)s: %(count)s inquiry in the week of %(start)s (%(ratio)s a year before)",
+                "%(employer)s: %(count)s inquiries in the week of %(start)s (%(ratio)s a year before)",
+                figures.inquiries) % values
+            text = render_to_string("emails/weekly_report.txt", context)
+            html = render_to_string("emails/weekly_report.html", context)
+            language = translation.get_language()
         _, created = email_queue(
             employer=employer, kind=OutboundKind.REPORT, unique_key=keys[user.pk], to_user=user, to_email=user.email,
-            subject=subject, body_text=render_to_string("emails/weekly_report.txt", context),
-            body_html=render_to_string("emails/weekly_report.html", context),
+            subject=subject, body_text=text, body_html=html, language=language,
         )
         queued += created
     return queued
@@ -169,11 +179,14 @@ def _queue_alert(employer: Employer, counts: dict[dt.date, int], day: dt.date, s
     }
     queued = 0
     for user in _admins(employer):
+        with in_user_language(user):
+            subject = gettext("%(employer)s: inquiries surging since %(start)s (%(ratio)s the usual)") % {
+                "employer": employer.name, "start": date_format(start, "D d M"), "ratio": context["multiple"]}
+            body = render_to_string("emails/surge_alert.txt", {**context, "user": user})
+            language = translation.get_language()
         _, created = email_queue(
             employer=employer, kind=OutboundKind.ALERT, unique_key=f"surge:{employer.pk}:{start.isoformat()}:{user.pk}",
-            to_user=user, to_email=user.email,
-            subject=f"{employer.name}: inquiries surging since {start:%a %d %b} ({context['multiple']} the usual)",
-            body_text=render_to_string("emails/surge_alert.txt", {**context, "user": user}),
+            to_user=user, to_email=user.email, subject=subject, body_text=body, language=language,
         )
         queued += created
     return queued

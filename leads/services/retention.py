@@ -25,8 +25,12 @@ from operator import or_
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from leads.emails import in_user_language
 from leads.models import CLOSED_STAGES, Employer, Lead, Membership, OutboundKind, Role
 from leads.services.outbox import email_queue
 from leads.services.privacy import lead_erase
@@ -48,9 +52,9 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("closed", "Closed", "retain_closed_months", "stage_changed_at", Q(stage__in=sorted(CLOSED_STAGES))),
-    Rule("inactive", "No activity", "retain_inactive_months", "last_activity_at", Q()),
-    Rule("unsubscribed", "Unsubscribed", "retain_unsubscribed_months", "unsubscribed_at",
+    Rule("closed", _("Closed"), "retain_closed_months", "stage_changed_at", Q(stage__in=sorted(CLOSED_STAGES))),
+    Rule("inactive", _("No activity"), "retain_inactive_months", "last_activity_at", Q()),
+    Rule("unsubscribed", _("Unsubscribed"), "retain_unsubscribed_months", "unsubscribed_at",
          Q(unsubscribed_at__isnull=False)),
 )
 
@@ -165,15 +169,19 @@ def retention_warnings_queue(*, employer: Employer, now: dt.datetime | None = No
         "preview_url": f"{settings.SITE_URL}{PREVIEW_PATH}{employer.pk}/",
         "settings_url": f"{settings.SITE_URL}/admin/leads/employer/{employer.pk}/change/",
     }
-    subject = f"{employer.name}: {counts['total']} lead(s) will be anonymised on {context['on']:%d %b %Y}"
-    body = render_to_string("emails/retention_warning.txt", context)
     queued = 0
     for membership in (Membership.objects.filter(employer=employer, role=Role.ADMIN, user__is_active=True)
                        .exclude(user__email="").select_related("user")):
+        with in_user_language(membership.user):
+            subject = gettext("%(employer)s: %(count)s lead(s) will be anonymised on %(on)s") % {
+                "employer": employer.name, "count": counts["total"], "on": date_format(context["on"], "d M Y")}
+            body = render_to_string("emails/retention_warning.txt", context)
+            language = translation.get_language()
         _, created = email_queue(
             employer=employer, kind=OutboundKind.NOTIFICATION,
             unique_key=f"retention:{employer.pk}:{membership.user_id}:{local_day.isoformat()}",
             to_user=membership.user, to_email=membership.user.email, subject=subject, body_text=body,
+            language=language,
         )
         queued += created
     return queued

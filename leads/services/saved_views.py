@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 
 from leads.models import Employer, Membership, Role, SavedView
 
@@ -31,11 +32,11 @@ class ListView:
 def builtin_views(user) -> list[ListView]:
     """The views every recruiter has; the dashboard's cards link to the same queries."""
     return [
-        ListView("My open leads", urlencode({"owner": user.pk, "open": "on"}), "builtin:mine"),
-        ListView("Not contacted yet", urlencode({"contacted": "no", "open": "on"}), "builtin:not-contacted"),
-        ListView("Waiting for a first contact", urlencode({"waiting": "on"}), "builtin:waiting"),
-        ListView("Overdue tasks", urlencode({"tasks": "overdue"}), "builtin:overdue-tasks"),
-        ListView("Possible duplicates", urlencode({"duplicate": "on"}), "builtin:duplicates"),
+        ListView(_("My open leads"), urlencode({"owner": user.pk, "open": "on"}), "builtin:mine"),
+        ListView(_("Not contacted yet"), urlencode({"contacted": "no", "open": "on"}), "builtin:not-contacted"),
+        ListView(_("Waiting for a first contact"), urlencode({"waiting": "on"}), "builtin:waiting"),
+        ListView(_("Overdue tasks"), urlencode({"tasks": "overdue"}), "builtin:overdue-tasks"),
+        ListView(_("Possible duplicates"), urlencode({"duplicate": "on"}), "builtin:duplicates"),
     ]
 
 
@@ -57,31 +58,32 @@ def clean_query(query: str) -> str:
 def saved_view_save(*, user, employer: Employer, name: str, query: str, shared: bool) -> SavedView:
     name = " ".join((name or "").split())
     if not name:
-        raise ValidationError({"name": "Give the view a name."})
+        raise ValidationError({"name": _("Give the view a name.")})
     if len(name) > SavedView._meta.get_field("name").max_length:
-        raise ValidationError({"name": "Keep the name under 80 characters."})
+        raise ValidationError({"name": _("Keep the name under 80 characters.")})
     if not Membership.objects.filter(user=user, employer=employer).exists() and not user.is_superuser:
-        raise ValidationError({"employer": "You do not work for this employer."})
+        raise ValidationError({"employer": _("You do not work for this employer.")})
     query = clean_query(query)
     if len(query) > SavedView._meta.get_field("query").max_length:
-        raise ValidationError({"query": "These filters are too long to save as a view."})
+        raise ValidationError({"query": _("These filters are too long to save as a view.")})
     if not query:
-        raise ValidationError({"query": "Choose some filters first: a view of everything is the list itself."})
+        raise ValidationError({"query": _("Choose some filters first: a view of everything is the list itself.")})
     with transaction.atomic(durable=True):
         if SavedView.objects.filter(owner=user).count() >= _MAX_PER_USER:
-            raise ValidationError({"name": f"You have {_MAX_PER_USER} saved views; delete one first."})
+            raise ValidationError(
+                {"name": _("You have %(count)s saved views; delete one first.") % {"count": _MAX_PER_USER}})
         try:
             with transaction.atomic():
                 return SavedView.objects.create(employer=employer, owner=user, name=name, query=query,
                                                 shared=shared)
         except IntegrityError:
-            raise ValidationError({"name": f"You already have a view called “{name}”."}) from None
+            raise ValidationError({"name": _("You already have a view called “%(name)s”.") % {"name": name}}) from None
 
 
 def saved_view_delete(*, view: SavedView, user) -> None:
     """The owner deletes their view; a shared one may also be deleted by the employer's admins."""
     is_admin = Membership.objects.filter(user=user, employer_id=view.employer_id, role=Role.ADMIN).exists()
     if view.owner_id != user.pk and not (view.shared and is_admin):
-        raise ValidationError("Only the person who saved this view (or an admin, for a shared one) can delete it.")
+        raise ValidationError(_("Only the person who saved this view (or an admin, for a shared one) can delete it."))
     with transaction.atomic(durable=True):
         SavedView.objects.filter(pk=view.pk).delete()

@@ -26,8 +26,11 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
 
+from leads.emails import user_language
 from leads.models import (
     CLOSED_STAGES,
     Employer,
@@ -36,6 +39,7 @@ from leads.models import (
     OutboundKind,
     Role,
     Task,
+    UserPreference,
     display_name,
 )
 from leads.ratelimit import rate_limit_hit
@@ -71,7 +75,7 @@ def _require_admin(by, employer_id: int) -> None:
     if by.is_superuser:
         return
     if not Membership.objects.filter(user_id=by.pk, employer_id=employer_id, role=Role.ADMIN).exists():
-        raise ValidationError("Only an admin of this employer can change its team.")
+        raise ValidationError(_("Only an admin of this employer can change its team."))
 
 
 # --- invitation links ---------------------------------------------------------------------
@@ -161,7 +165,8 @@ def team_invite(*, employer: Employer, email: str, role: str, by, first_name: st
     _require_admin(by, employer.pk)
     existing = list(User.objects.filter(email__iexact=email).order_by("pk")[:2])
     if len(existing) > 1:
-        raise ValidationError(f"Several accounts use {email}; ask a platform admin to sort them out first.")
+        raise ValidationError(_("Several accounts use %(email)s; ask a platform admin to sort them out first.")
+                              % {"email": email})
     user = existing[0] if existing else None
     if user is not None:
         _check_can_join(user, employer)
@@ -171,7 +176,8 @@ def team_invite(*, employer: Employer, email: str, role: str, by, first_name: st
                              first_name=first_name, last_name=last_name)
     except IntegrityError:
         # The same person invited twice at the same moment: the other request added them.
-        raise ValidationError(f"{email} was just invited by someone else; reload the page.") from None
+        raise ValidationError(
+            _("%(email)s was just invited by someone else; reload the page.") % {"email": email}) from None
 
 
 def _invite_write(*, employer: Employer, email: str, role: str, by, user, first_name: str,
@@ -198,7 +204,8 @@ def team_invite_resend(*, membership: Membership, by) -> None:
     they expire or the password is set)."""
     _require_admin(by, membership.employer_id)
     if not _needs_acceptance(membership.user):
-        raise ValidationError(f"{display_name(membership.user)} has already accepted; they log in as usual.")
+        raise ValidationError(_("%(name)s has already accepted; they log in as usual.")
+                              % {"name": display_name(membership.user)})
     if membership.user.has_usable_password() and _other_memberships(membership.user, membership.employer_id):
         raise ValidationError(_switched_off(membership.user))
     _count_invite(membership.employer)
@@ -209,35 +216,38 @@ def team_invite_resend(*, membership: Membership, by) -> None:
 def _clean_email(email: str) -> str:
     email = BaseUserManager.normalize_email(str(email or "").strip())
     if len(email) > 254:
-        raise ValidationError({"email": "An email address has at most 254 characters."})
+        raise ValidationError({"email": _("An email address has at most 254 characters.")})
     try:
         validate_email(email)
     except ValidationError:
-        raise ValidationError({"email": "Enter a valid email address."}) from None
+        raise ValidationError({"email": _("Enter a valid email address.")}) from None
     return email
 
 
 def _check_role(role: str) -> None:
     if role not in Role.values:
-        raise ValidationError({"role": "Choose recruiter or admin."})
+        raise ValidationError({"role": _("Choose recruiter or admin.")})
 
 
 def _check_can_join(user, employer: Employer) -> None:
     if Membership.objects.filter(user=user, employer=employer).exists():
-        raise ValidationError(f"{user.email} is already on the team of {employer.name}.")
+        raise ValidationError(_("%(email)s is already on the team of %(employer)s.")
+                              % {"email": user.email, "employer": employer.name})
     if user.has_usable_password() and not user.is_active and _other_memberships(user, employer.pk):
         raise ValidationError(_switched_off(user))
 
 
 def _switched_off(user) -> str:
     # Another employer (or a platform admin) switched the account off: not ours to switch back on.
-    return f"The account of {user.email} is switched off; a platform admin must switch it on first."
+    return (_("The account of %(email)s is switched off; a platform admin must switch it on first.")
+            % {"email": user.email})
 
 
 def _count_invite(employer: Employer) -> None:
     if not rate_limit_hit("team-invite", str(employer.pk), limit=invites_per_hour(), window=3600):
         raise ValidationError(
-            f"{employer.name} has sent {invites_per_hour()} invitations in the last hour; try again later.",
+            _("%(employer)s has sent %(count)s invitations in the last hour; try again later.")
+            % {"employer": employer.name, "count": invites_per_hour()},
             code="rate_limited",
         )
 
@@ -256,22 +266,31 @@ def _free_username(email: str) -> str:
 def _queue_invite_email(*, membership: Membership, by, with_link: bool) -> None:
     user, employer = membership.user, membership.employer
     context = {
-        "user": user, "employer": employer, "role": membership.get_role_display().lower(),
+        "user": user, "employer": employer, "role": membership.role,
         "by": display_name(by), "days": invite_days(),
         "link": invite_url(invite_token(user=user, employer_id=employer.pk)) if with_link else "",
         "login_url": settings.SITE_URL + reverse("login"),
     }
-    if with_link:
-        subject = f"You are invited to join {employer.name} on Relocate"
-        body = render_to_string("emails/invite.txt", context)
-    else:
-        subject = f"You now have access to {employer.name} on Relocate"
-        body = render_to_string("emails/invite_added.txt", context)
+    with translation.override(invite_language(user, by)):
+        if with_link:
+            subject = _("You are invited to join %(employer)s on Relocate") % {"employer": employer.name}
+            body = render_to_string("emails/invite.txt", context)
+        else:
+            subject = _("You now have access to %(employer)s on Relocate") % {"employer": employer.name}
+            body = render_to_string("emails/invite_added.txt", context)
+        language = translation.get_language()
     email_queue(
         employer=employer, kind=OutboundKind.NOTIFICATION, to_user=user, to_email=user.email,
         unique_key=f"team:{employer.pk}:invite:{user.pk}:{uuid.uuid4().hex}",
-        subject=subject[:300], body_text=body,
+        subject=subject[:300], body_text=body, language=language,
     )
+
+
+def invite_language(user, by) -> str:
+    """The language of an invitation: the person's own choice when they have an account that
+    saved one, else the language of whoever invites them, else the default (English)."""
+    own = UserPreference.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
+    return own if own in settings.RECRUITER_LANGUAGES else user_language(by)
 
 
 # --- accept ---------------------------------------------------------------------------------
@@ -283,10 +302,10 @@ def team_invite_accept(*, token: str, password: str):
     with transaction.atomic(durable=True):
         reading = invite_read(token)
         if not reading.valid:
-            raise ValidationError("This invitation link can no longer be used.", code=reading.problem)
+            raise ValidationError(_("This invitation link can no longer be used."), code=reading.problem)
         user = User.objects.select_for_update().get(pk=reading.user.pk)
         if _fingerprint(user) != _fingerprint(reading.user):
-            raise ValidationError("This invitation link can no longer be used.", code="used")
+            raise ValidationError(_("This invitation link can no longer be used."), code="used")
         user.set_password(password)
         user.is_active = True
         user.save(update_fields=["password", "is_active"])
@@ -310,7 +329,8 @@ def _lock_admins(employer_id: int) -> list[Membership]:
 def _keeps_an_admin(admins: list[Membership], leaving: Membership, employer: Employer) -> None:
     if not any(m.pk != leaving.pk and m.user.is_active for m in admins):
         raise ValidationError(
-            f"{employer.name} needs at least one admin who can log in: make someone else an admin first."
+            _("%(employer)s needs at least one admin who can log in: make someone else an admin first.")
+            % {"employer": employer.name}
         )
 
 
@@ -320,7 +340,7 @@ def team_member_set_role(*, membership: Membership, role: str, by) -> bool:
     _check_role(role)
     _require_admin(by, membership.employer_id)
     if membership.user_id == by.pk:
-        raise ValidationError("You cannot change your own role; ask another admin.")
+        raise ValidationError(_("You cannot change your own role; ask another admin."))
     with transaction.atomic(durable=True):
         admins = _lock_admins(membership.employer_id)
         current = Membership.objects.select_for_update().get(pk=membership.pk)
@@ -358,13 +378,13 @@ def team_member_remove(*, membership: Membership, by) -> RemoveResult:
     their last employer; their open leads and tasks keep them as owner until someone reassigns them."""
     _require_admin(by, membership.employer_id)
     if membership.user_id == by.pk:
-        raise ValidationError("You cannot remove yourself; ask another admin.")
+        raise ValidationError(_("You cannot remove yourself; ask another admin."))
     employer = membership.employer
     with transaction.atomic(durable=True):
         admins = _lock_admins(employer.pk)
         current = Membership.objects.select_for_update().filter(pk=membership.pk).first()
         if current is None:
-            raise ValidationError("This person is no longer on the team.")
+            raise ValidationError(_("This person is no longer on the team."))
         if current.role == Role.ADMIN:
             _keeps_an_admin(admins, current, employer)
         user = User.objects.select_for_update().get(pk=current.user_id)

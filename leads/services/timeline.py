@@ -7,7 +7,9 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from leads.i18n import stored_text
 from leads.models import Activity, ActivityKind, Lead, Note, Stage
 from leads.services.activity import activity_record
 from leads.services.followups import followups_cancel
@@ -23,28 +25,29 @@ def activity_log(
     ``first_contacted_at``): a recruiter who phoned someone has contacted them.
     """
     if kind not in ActivityKind.values or kind == ActivityKind.SYSTEM:
-        raise ValidationError({"kind": "Choose a call, message, meeting or reply."})
+        raise ValidationError({"kind": _("Choose a call, message, meeting or reply.")})
     if not (summary or "").strip():
-        raise ValidationError({"summary": "Say briefly what happened."})
+        raise ValidationError({"summary": _("Say briefly what happened.")})
     at = at or timezone.now()
     if at > timezone.now() + dt.timedelta(minutes=5):
-        raise ValidationError({"at": "An activity cannot be logged in the future."})
+        raise ValidationError({"at": _("An activity cannot be logged in the future.")})
     with transaction.atomic(durable=True):
         activity = activity_record(lead=lead, kind=kind, actor=actor, summary=summary.strip(), details=details, at=at)
         if kind == ActivityKind.REPLY:
             followups_cancel(lead=lead, reason="the lead replied")
         if kind in Activity.CONTACT_KINDS and lead.stage == Stage.NEW:
-            stage_move_step(lead=lead, to_stage=Stage.CONTACTED, by=actor, at=at,
-                            reason=f"{ActivityKind(kind).label} logged")
+            with stored_text():
+                reason = f"{ActivityKind(kind).label} logged"
+            stage_move_step(lead=lead, to_stage=Stage.CONTACTED, by=actor, at=at, reason=reason)
     return activity
 
 
 def note_add(*, lead: Lead, author, body: str, api_key=None) -> Note:
     body = (body or "").strip()
     if not body:
-        raise ValidationError({"body": "A note cannot be empty."})
+        raise ValidationError({"body": _("A note cannot be empty.")})
     if len(body) > Note._meta.get_field("body").max_length:
-        raise ValidationError({"body": "A note can be at most 20,000 characters."})
+        raise ValidationError({"body": _("A note can be at most 20,000 characters.")})
     with transaction.atomic(durable=True):
         note = Note.objects.create(lead=lead, author=author, body=body, api_key=api_key)
         Lead.objects.filter(pk=lead.pk, last_activity_at__lt=note.created_at).update(

@@ -27,9 +27,11 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from leads import webhook_http
+from leads.emails import in_user_language
 from leads.models import (
     Membership,
     OutboundKind,
@@ -328,15 +330,19 @@ def _admins_notify_disabled(endpoint: WebhookEndpoint, cancelled: int) -> int:
         "deliveries_url": f"{settings.SITE_URL}{reverse('admin:leads_webhookdelivery_changelist')}"
                           f"?endpoint__id__exact={endpoint.pk}",
     }
-    subject = f"{employer.name}: webhook endpoint disabled after failing for a day"
-    body = render_to_string("emails/webhook_disabled.txt", context)
     queued = 0
     for membership in (Membership.objects.filter(employer=employer, role=Role.ADMIN, user__is_active=True)
                        .exclude(user__email="").select_related("user").order_by("user_id")):
+        with in_user_language(membership.user):
+            subject = gettext("%(employer)s: webhook endpoint disabled after failing for a day") % {
+                "employer": employer.name}
+            body = render_to_string("emails/webhook_disabled.txt", context)
+            language = translation.get_language()
         _, created = email_queue(
             employer=employer, kind=OutboundKind.NOTIFICATION,
             unique_key=f"webhook-disabled:{endpoint.pk}:{int(endpoint.disabled_at.timestamp())}:{membership.user_id}",
             to_user=membership.user, to_email=membership.user.email, subject=subject, body_text=body,
+            language=language,
         )
         queued += created
     return queued

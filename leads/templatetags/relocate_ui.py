@@ -8,6 +8,7 @@ from django import template
 from django.http import QueryDict
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, gettext
 
 from leads import profile
 from leads.models import MILESTONES, Opening, Stage, display_name
@@ -51,7 +52,8 @@ def next_stage(stage: str) -> str:
 
 
 @functools.cache
-def _stage_options(current: str) -> str:
+def _stage_options(current: str, language: str | None) -> str:
+    """Kept per language too: the stages' labels are translated."""
     following = next_stage(current)
     return "".join(
         format_html('<option value="{}"{}>{}</option>', value, mark_safe(" selected") if value == following else "",
@@ -64,7 +66,7 @@ def _stage_options(current: str) -> str:
 def stage_options(current: str) -> str:
     """The <option>s of a card's move control, the next milestone preselected. Built once per
     stage: the board renders hundreds of cards, and a template loop per card was most of its time."""
-    return mark_safe(_stage_options(current))  # noqa: S308 - built with format_html from constants
+    return mark_safe(_stage_options(current, get_language()))  # noqa: S308 - built with format_html from constants
 
 
 # --- The profile changes repeat inquiries made or proposed (leads/profile.py) -------------------
@@ -93,7 +95,7 @@ def profile_text(value, name: str) -> str:
         return "" if value is None else str(value)
     if profile.BY_NAME[name].kind is profile.Kind.OPENING and value:
         opening = Opening.objects.filter(pk=value).only("title").first()
-        return opening.title if opening else f"opening {value} (deleted)"
+        return opening.title if opening else gettext("opening %(id)s (deleted)") % {"id": value}
     return profile.as_label(name, value)
 
 

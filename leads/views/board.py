@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from leads.forms import LeadFilterForm, member_choices
@@ -86,7 +87,8 @@ def board_move(request: HttpRequest, pk: int) -> JsonResponse:
     # The card stays where the page put it; only its "Move to" choices change.
     return JsonResponse({
         "lead": lead.pk, "from_stage": from_stage, "stage": lead.stage, "stage_label": lead.get_stage_display(),
-        "message": f"{lead.name} moved to {lead.get_stage_display()}.", "options": stage_options(lead.stage),
+        "message": gettext("%(name)s moved to %(stage)s.") % {"name": lead.name, "stage": lead.get_stage_display()},
+        "options": stage_options(lead.stage),
     })
 
 
@@ -96,16 +98,17 @@ def _move_input(request: HttpRequest, lead: Lead) -> tuple[str, str, ClosedReaso
     reason = request.POST.get("reason", "")
     raw_reason = request.POST.get("closed_reason", "").strip()
     if "\x00" in to_stage + reason + raw_reason:
-        raise StageMoveError("The form contained a NUL character.", code="invalid")
+        raise StageMoveError(gettext("The form contained a NUL character."), code="invalid")
     if len(reason) > _REASON_MAX:
-        raise StageMoveError(f"Keep the reason under {_REASON_MAX} characters.", code="invalid")
+        raise StageMoveError(gettext("Keep the reason under %(count)s characters.") % {"count": _REASON_MAX},
+                             code="invalid")
     closed_reason = None
     if raw_reason:
         # Only this lead's employer's reasons are found; another's is as good as none.
         closed_reason = (ClosedReason.objects.filter(employer_id=lead.employer_id, pk=int(raw_reason)).first()
                          if raw_reason.isdigit() and len(raw_reason) < 10 else None)
         if closed_reason is None:
-            raise StageMoveError("Choose one of the reasons listed.", code="closed_reason_invalid")
+            raise StageMoveError(gettext("Choose one of the reasons listed."), code="closed_reason_invalid")
     return to_stage, reason, closed_reason
 
 

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from leads import profile
@@ -60,12 +61,14 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
         return redirect(_keeping_choices(back, request))
     if result.done:
-        messages.success(request, f"{result.done} lead(s) changed.")
+        messages.success(request, ngettext("%(count)s lead changed.", "%(count)s leads changed.", result.done)
+                         % {"count": result.done})
+    elif result.refused:
+        messages.warning(request, gettext("No lead changed: see why below."))
     else:
-        messages.warning(request, "No lead changed" + (": see why below." if result.refused else
-                                                       " (they were already as asked)."))
+        messages.warning(request, gettext("No lead changed (they were already as asked)."))
     for lead, why in result.refused[:20]:
-        messages.warning(request, f"{lead.name}: {why}")
+        messages.warning(request, gettext("%(name)s: %(reason)s") % {"name": lead.name, "reason": why})
     return redirect(back if result.done else _keeping_choices(back, request))
 
 

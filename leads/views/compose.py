@@ -14,6 +14,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from leads import emails
@@ -39,12 +41,12 @@ class ComposeForm(forms.Form):
     """The compose form's fields; what they may hold is decided by the compose service."""
 
     template = forms.ModelChoiceField(queryset=EmailTemplate.objects.none(), required=False,
-                                      empty_label="Free text (write it below)", label="Start from")
-    subject = forms.CharField(max_length=SUBJECT_MAX, required=False, label="Subject")
-    body = forms.CharField(max_length=BODY_MAX, required=False, strip=False, label="Message",
+                                      empty_label=_("Free text (write it below)"), label=_("Start from"))
+    subject = forms.CharField(max_length=SUBJECT_MAX, required=False, label=_("Subject"))
+    body = forms.CharField(max_length=BODY_MAX, required=False, strip=False, label=_("Message"),
                            widget=forms.Textarea(attrs={"rows": 12}))
     compose_id = forms.RegexField(regex=COMPOSE_ID, widget=forms.HiddenInput,
-                                  error_messages={"invalid": "This form has expired: open the email page again."})
+                                  error_messages={"invalid": _("This form has expired: open the email page again.")})
     preview_digest = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, lead: Lead, **kwargs) -> None:
@@ -84,9 +86,10 @@ def lead_email(request: HttpRequest, pk: int) -> HttpResponse:
             return _form_errors(request, context, form, exc)
         else:
             if created:
-                messages.success(request, f"Email “{row.subject}” queued to {row.to_email}.")
+                messages.success(request, gettext("Email “%(subject)s” queued to %(to)s.")
+                                 % {"subject": row.subject, "to": row.to_email})
             else:
-                messages.info(request, "This email was sent already; it was not sent again.")
+                messages.info(request, gettext("This email was sent already; it was not sent again."))
             return redirect("leads:lead_detail", pk=lead.pk)
     try:
         rendered = compose_render(lead=lead, sender=request.user, **content)

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -57,7 +58,8 @@ def _errors_to_messages(request: HttpRequest, form) -> None:
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         for error in errors:
-            messages.error(request, f"{label}: {error}" if label else error)
+            messages.error(request, gettext("%(field)s: %(error)s") % {"field": label, "error": error}
+                           if label else error)
 
 
 # --- The list -----------------------------------------------------------------------------------
@@ -102,7 +104,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
         merged = MergedLead.objects.filter(merged_id=pk, employer_id__in=request.employer_ids).first()
         if merged is None:
             raise
-        messages.info(request, "That lead was merged into this one.")
+        messages.info(request, gettext("That lead was merged into this one."))
         return redirect("leads:lead_detail", pk=merged.kept_id)
     owners = member_choices([lead.employer_id])
     context = {
@@ -144,7 +146,8 @@ def lead_move(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc.messages)
         else:
-            messages.success(request, f"{lead.name} moved to {lead.get_stage_display()}.")
+            messages.success(request, gettext("%(name)s moved to %(stage)s.")
+                             % {"name": lead.name, "stage": lead.get_stage_display()})
             return _back_to_lead(request, lead)
     if request.htmx:
         # From a boosted form: open the full form, with the reason it was refused as a message
@@ -167,7 +170,7 @@ def lead_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
         owner = get_user_model().objects.filter(pk=owner_id).first() if owner_id else None
         try:
             if lead_assign(lead=lead, owner=owner, by=request.user):
-                messages.success(request, "Owner changed.")
+                messages.success(request, gettext("Owner changed."))
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
     else:
@@ -192,7 +195,7 @@ def _form_action(request: HttpRequest, form, success: str, action) -> None:
 @recruiter_view
 def lead_note(request: HttpRequest, pk: int) -> HttpResponse:
     lead = lead_or_404(request, pk)
-    _form_action(request, NoteForm(request.POST), "Note added.",
+    _form_action(request, NoteForm(request.POST), gettext("Note added."),
                  lambda data: note_add(lead=lead, author=request.user, body=data["body"]))
     return _back_to_lead(request, lead)
 
@@ -201,7 +204,7 @@ def lead_note(request: HttpRequest, pk: int) -> HttpResponse:
 @recruiter_view
 def lead_activity(request: HttpRequest, pk: int) -> HttpResponse:
     lead = lead_or_404(request, pk)
-    _form_action(request, ActivityForm(request.POST), "Logged.",
+    _form_action(request, ActivityForm(request.POST), gettext("Logged."),
                  lambda data: activity_log(lead=lead, actor=request.user, **data))
     return _back_to_lead(request, lead)
 
@@ -213,12 +216,12 @@ def lead_followups(request: HttpRequest, pk: int) -> HttpResponse:
     action = request.POST.get("action")
     if action == "pause":
         followups_pause(lead=lead, by=request.user)
-        messages.success(request, "Follow-ups paused.")
+        messages.success(request, gettext("Follow-ups paused."))
     elif action == "resume":
         resumed = followups_resume(lead=lead, by=request.user)
-        messages.success(request, f"Follow-ups resumed ({resumed} scheduled again).")
+        messages.success(request, gettext("Follow-ups resumed (%(count)s scheduled again).") % {"count": resumed})
     else:
-        messages.error(request, "Choose to pause or resume the follow-ups.")
+        messages.error(request, gettext("Choose to pause or resume the follow-ups."))
     return _back_to_lead(request, lead)
 
 
@@ -236,7 +239,7 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
-                messages.success(request, "Profile saved." if changed else "Nothing changed.")
+                messages.success(request, gettext("Profile saved.") if changed else gettext("Nothing changed."))
                 return _back_to_lead(request, lead)
     else:
         form = LeadEditForm(lead=lead)
@@ -257,7 +260,8 @@ def lead_profile_change(request: HttpRequest, pk: int, change_pk: int) -> HttpRe
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Profile updated." if request.POST.get("action") != "decline" else "Declined.")
+        messages.success(request, gettext("Profile updated.") if request.POST.get("action") != "decline"
+                         else gettext("Declined."))
     return _back_to_lead(request, lead)
 
 
@@ -301,7 +305,8 @@ def lead_add(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            verb = "added" if result.created else "already existed: the inquiry was added to it"
-            messages.success(request, f"{result.lead.name} {verb}.")
+            text = (gettext("%(name)s added.") if result.created
+                    else gettext("%(name)s already existed: the inquiry was added to it."))
+            messages.success(request, text % {"name": result.lead.name})
             return redirect("leads:lead_detail", pk=result.lead.pk)
     return render(request, "leads/lead_add.html", {"form": form}, status=400 if form.is_bound else 200)

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from leads.services.merge import duplicates_dismiss, lead_merge, merge_preview
@@ -26,7 +27,8 @@ def lead_merge_view(request: HttpRequest, pk: int, other_pk: int) -> HttpRespons
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"{other.name} <{other.email}> was merged into this lead.")
+        messages.success(request, gettext("%(name)s <%(email)s> was merged into this lead.")
+                         % {"name": other.name, "email": other.email})
     return redirect("leads:lead_detail", pk=lead.pk)
 
 
@@ -40,5 +42,5 @@ def duplicates_dismiss_view(request: HttpRequest, pk: int, other_pk: int) -> Htt
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Marked as a different person from {other.name}.")
+        messages.success(request, gettext("Marked as a different person from %(name)s.") % {"name": other.name})
     return redirect("leads:lead_detail", pk=lead.pk)

@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -92,7 +94,7 @@ def lead_task_add(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _add_service_errors(form, exc)
         else:
-            messages.success(request, f"Task added: {data['title']}.")
+            messages.success(request, gettext("Task added: %(title)s.") % {"title": data["title"]})
             return _back(request, lead.pk)
     return _refused(request, lead=lead, form=form, action="add", owners=owners)
 
@@ -108,7 +110,7 @@ def lead_task_quick(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _add_service_errors(form, exc)
         else:
-            messages.success(request, f"Task added: {task.title}.")
+            messages.success(request, gettext("Task added: %(title)s.") % {"title": task.title})
             return _back(request, lead.pk)
     return _refused(request, lead=lead, form=form, action="quick")
 
@@ -120,9 +122,9 @@ def lead_task_quick(request: HttpRequest, pk: int) -> HttpResponse:
 def task_done_view(request: HttpRequest, task_pk: int) -> HttpResponse:
     task = _task_or_404(request, task_pk)
     if task_done(task=task, by=request.user):
-        messages.success(request, f"Done: {task.title}.")
+        messages.success(request, gettext("Done: %(title)s.") % {"title": task.title})
     else:
-        messages.info(request, f"{task.title} was done already.")
+        messages.info(request, gettext("%(title)s was done already.") % {"title": task.title})
     return _back(request, task.lead_id)
 
 
@@ -139,7 +141,8 @@ def task_snooze_view(request: HttpRequest, task_pk: int) -> HttpResponse:
         except ValidationError as exc:
             _add_service_errors(form, exc)
         else:
-            messages.success(request, f"Snoozed: {task.title}, due {_local(task.due_at)}.")
+            messages.success(request, gettext("Snoozed: %(title)s, due %(due)s.")
+                             % {"title": task.title, "due": _local(task.due_at)})
             return _back(request, task.lead_id)
     return _refused(request, lead=task.lead, form=form, action="snooze", task=task)
 
@@ -155,11 +158,12 @@ def task_reassign_view(request: HttpRequest, task_pk: int) -> HttpResponse:
         except ValidationError as exc:
             _add_service_errors(form, exc)
         else:
-            text = f"{task.title}: now with {display_name(task.owner)}." if changed else "Nothing changed."
+            text = (gettext("%(title)s: now with %(owner)s.") % {"title": task.title, "owner": display_name(task.owner)}
+                    if changed else gettext("Nothing changed."))
             messages.success(request, text)
             return _back(request, task.lead_id)
     return _refused(request, lead=task.lead, form=form, action="reassign", task=task)
 
 
 def _local(moment) -> str:
-    return f"{timezone.localtime(moment):%a %d %b %H:%M}"
+    return date_format(timezone.localtime(moment), "D d M H:i")

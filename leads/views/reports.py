@@ -11,9 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from leads.models import AuditAction, Opening, Source
@@ -37,16 +40,18 @@ class ReportSpec:
 
 
 REPORTS: dict[str, ReportSpec] = {
-    "funnel": ReportSpec("Funnel", funnel_report, 365,
-                         "How many leads reached each milestone, how fast, and by source, country, opening, ..."),
-    "cohorts": ReportSpec("Cohorts", cohort_report, 182,
-                          "Each week's (or month's) leads: how far they came, time waiting on visas, why they closed."),
-    "surge": ReportSpec("Surge", surge_report, 90,
-                        "Inquiries per day against the same days a year before and the trailing 28-day average."),
-    "response": ReportSpec("Response", response_report, 90,
-                           "Time to first contact: median, 90th percentile, share within the target."),
-    "followups": ReportSpec("Follow-ups", followup_report, 90,
-                            "Per sequence step: emails sent, and who replied, advanced or unsubscribed within a week."),
+    "funnel": ReportSpec(_("Funnel"), funnel_report, 365,
+                         _("How many leads reached each milestone, how fast, and by source, country, opening, ...")),
+    "cohorts": ReportSpec(_("Cohorts"), cohort_report, 182,
+                          _("Each week's (or month's) leads: how far they came, time waiting on visas, why they "
+                            "closed.")),
+    "surge": ReportSpec(_("Surge"), surge_report, 90,
+                        _("Inquiries per day against the same days a year before and the trailing 28-day average.")),
+    "response": ReportSpec(_("Response"), response_report, 90,
+                           _("Time to first contact: median, 90th percentile, share within the target.")),
+    "followups": ReportSpec(_("Follow-ups"), followup_report, 90,
+                            _("Per sequence step: emails sent, and who replied, advanced or unsubscribed within a "
+                              "week.")),
 }
 
 
@@ -56,7 +61,7 @@ def _context(request: HttpRequest, scope: Scope, current: str, form: ReportFilte
         openings = openings.filter(employer_id__in=[e.id for e in scope.employers])
     return {
         **admin.site.each_context(request),
-        "title": REPORTS[current].title if current in REPORTS else "Reports",
+        "title": REPORTS[current].title if current in REPORTS else _("Reports"),
         "reports": REPORTS, "current": current, "scope": scope, "form": form,
         "openings": openings if form is not None else [], "sources": Source.choices,
         "breakdowns": BREAKDOWNS, "periods": PERIODS, "query": request.GET,
@@ -98,6 +103,8 @@ def report(request: HttpRequest, name: str) -> HttpResponse:
         if table is None:
             raise Http404("No such table in this report.")
         response = csv_response(table, name=name)
-        _audit_export(request, filters, f"{spec.title} report, table {export[:40]}")
+        with translation.override(settings.LANGUAGE_CODE):  # the audit log reads the same for everyone
+            what = f"{spec.title} report, table {export[:40]}"
+        _audit_export(request, filters, what)
         return response
     return render(request, f"admin/reports/{name}.html", {**context, "report": result})

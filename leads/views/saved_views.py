@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from leads.fields import CheckedForm
@@ -36,7 +37,7 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     employers = {e.pk: e for e in request.employers}
     employer = employers.get(data["employer"]) if data["employer"] else (request.employers or [None])[0]
     if employer is None:
-        messages.error(request, "Choose one of your employers for the view.")
+        messages.error(request, gettext("Choose one of your employers for the view."))
         return redirect(f"{back}?{data['query']}")
     try:
         view = saved_view_save(user=request.user, employer=employer, name=data["name"], query=data["query"],
@@ -44,7 +45,8 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(f"{back}?{data['query']}")
-    messages.success(request, f"View “{view.name}” saved" + (" and shared." if view.shared else "."))
+    messages.success(request, (gettext("View “%(name)s” saved and shared.") if view.shared
+                              else gettext("View “%(name)s” saved.")) % {"name": view.name})
     return redirect(f"{back}?{view.query}&view=saved:{view.pk}")
 
 
@@ -59,5 +61,5 @@ def saved_view_remove(request: HttpRequest, view_pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"View “{view.name}” deleted.")
+        messages.success(request, gettext("View “%(name)s” deleted.") % {"name": view.name})
     return redirect("leads:lead_list")

@@ -14,6 +14,7 @@ from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -87,7 +88,8 @@ def _form_refused(request: HttpRequest, form) -> HttpResponse:
     for field, errors in form.errors.items():
         bound = form.fields.get(field)
         label = (bound.label or field.replace("_", " ").capitalize()) if bound else ""
-        messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+        messages.error(request, gettext("%(field)s: %(error)s") % {"field": label, "error": " ".join(errors)}
+                       if label else " ".join(errors))
     return _page(request, _administered(request), status=400)
 
 
@@ -106,9 +108,9 @@ def team_invite(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         if "employer" in form.errors:
             # No form on the page shows this one's errors: say it above them all.
-            messages.error(request, "Choose an employer whose team you manage.")
+            messages.error(request, gettext("Choose an employer whose team you manage."))
         else:
-            messages.error(request, "The invitation was not sent: see the form below.")
+            messages.error(request, gettext("The invitation was not sent: see the form below."))
         return _page(request, employers, invite_form=form, status=400)
     data = form.cleaned_data
     try:
@@ -124,11 +126,13 @@ def team_invite(request: HttpRequest) -> HttpResponse:
         return _page(request, employers, invite_form=form, status=status)
     membership = result.membership
     if result.link_sent:
-        messages.success(request, f"Invitation sent to {membership.user.email}: the link to set a password works "
-                                  f"for {service.invite_days()} days.")
+        messages.success(request, gettext("Invitation sent to %(email)s: the link to set a password works for "
+                                          "%(days)s days.") % {"email": membership.user.email,
+                                                               "days": service.invite_days()})
     else:
-        messages.success(request, f"{display_name(membership.user)} already has an account and is now on the team "
-                                  f"of {membership.employer.name}; they were told by email.")
+        messages.success(request, gettext("%(name)s already has an account and is now on the team of %(employer)s; "
+                                          "they were told by email.") % {"name": display_name(membership.user),
+                                                                         "employer": membership.employer.name})
     return redirect("leads:team")
 
 
@@ -140,7 +144,8 @@ def team_invite_resend(request: HttpRequest, membership_id: int) -> HttpResponse
         service.team_invite_resend(membership=membership, by=request.user)
     except ValidationError as exc:
         return _refused(request, exc)
-    messages.success(request, f"A new invitation link was sent to {membership.user.email}.")
+    messages.success(request, gettext("A new invitation link was sent to %(email)s.")
+                     % {"email": membership.user.email})
     return redirect("leads:team")
 
 
@@ -155,10 +160,14 @@ def team_member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
         changed = service.team_member_set_role(membership=membership, role=form.cleaned_data["role"], by=request.user)
     except ValidationError as exc:
         return _refused(request, exc)
-    name = display_name(membership.user)
-    role = membership.get_role_display().lower()
-    messages.success(request, f"{name} is now {'an' if role == 'admin' else 'a'} {role} of {membership.employer.name}."
-                     if changed else f"{name} was already {'an' if role == 'admin' else 'a'} {role}.")
+    values = {"name": display_name(membership.user), "employer": membership.employer.name}
+    admin = membership.role == Role.ADMIN
+    if changed:
+        text = (gettext("%(name)s is now an admin of %(employer)s.") if admin
+                else gettext("%(name)s is now a recruiter of %(employer)s."))
+    else:
+        text = gettext("%(name)s was already an admin.") if admin else gettext("%(name)s was already a recruiter.")
+    messages.success(request, text % values)
     return redirect("leads:team")
 
 
@@ -174,9 +183,9 @@ def team_member_round_robin(request: HttpRequest, membership_id: int) -> HttpRes
         service.team_member_set_round_robin(membership=membership, on=on, by=request.user)
     except ValidationError as exc:
         return _refused(request, exc)
-    name = display_name(membership.user)
-    messages.success(request, f"{name} now takes turns for new leads." if on
-                     else f"{name} no longer gets new leads by round-robin.")
+    text = gettext("%(name)s now takes turns for new leads.") if on else gettext(
+        "%(name)s no longer gets new leads by round-robin.")
+    messages.success(request, text % {"name": display_name(membership.user)})
     return redirect("leads:team")
 
 
@@ -188,13 +197,17 @@ def team_member_remove(request: HttpRequest, membership_id: int) -> HttpResponse
         result = service.team_member_remove(membership=membership, by=request.user)
     except ValidationError as exc:
         return _refused(request, exc)
-    name, employer = display_name(membership.user), membership.employer.name
-    text = f"{name} was removed from the team of {employer}"
-    text += "; their account is switched off." if result.user_deactivated else (
-        "; their account stays on for the other employers they work for.")
+    values = {"name": display_name(membership.user), "employer": membership.employer.name,
+              "leads": result.open_leads, "tasks": result.open_tasks}
+    if result.user_deactivated:
+        text = gettext("%(name)s was removed from the team of %(employer)s; their account is switched off.")
+    else:
+        text = gettext("%(name)s was removed from the team of %(employer)s; their account stays on for the other "
+                       "employers they work for.")
+    text = text % values
     if result.open_leads or result.open_tasks:
-        text += (f" They still own {result.open_leads} open lead(s) and {result.open_tasks} open task(s) at "
-                 f"{employer}: give them a new owner (listed below under “Leads that need a new owner”).")
+        text += " " + gettext("They still own %(leads)s open lead(s) and %(tasks)s open task(s) at %(employer)s: "
+                              "give them a new owner (listed below under “Leads that need a new owner”).") % values
     messages.success(request, text)
     return redirect("leads:team")
 
@@ -215,7 +228,8 @@ def team_invite_accept(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "team/invite_invalid.html",
                           {"reading": service.InviteReading("used")}, status=410)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome to Relocate, {display_name(user)}: your password is set.")
+        messages.success(request, gettext("Welcome to Relocate, %(name)s: your password is set.")
+                         % {"name": display_name(user)})
         return redirect("leads:dashboard")
     context = {"form": form, "invited": reading.user, "employer": reading.employer}
     return render(request, "team/invite_accept.html", context, status=400 if form.errors else 200)

@@ -7,6 +7,12 @@
 // forms post to the lead's move page and "More" opens the list.
 (function () {
   "use strict";
+  // Django's JavaScript catalogue (/jsi18n/, loaded before this file) translates; without it
+  // the English stands.
+  var gettext = window.gettext || function (text) { return text; };
+  var fmt = window.interpolate || function (text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (_, name) { return values[name]; });
+  };
   var board = document.getElementById("board");
   // A boosted visit (htmx) runs this again for a new board; never twice for the same one. A
   // property, not an attribute: htmx's history snapshot (Back) keeps attributes, not listeners.
@@ -105,7 +111,7 @@
     var toggle = col.querySelector(".board-toggle");
     col.classList.toggle("is-collapsed", collapsed);
     toggle.setAttribute("aria-expanded", String(!collapsed));
-    toggle.firstChild.textContent = collapsed ? "Show" : "Hide";
+    toggle.firstChild.textContent = collapsed ? gettext("Show") : gettext("Hide");
     if (!remember) return;
     var stages = openStages().filter(function (s) { return s !== col.dataset.stage; });
     if (!collapsed) stages.push(col.dataset.stage);
@@ -129,13 +135,14 @@
       var type = response.headers.get("Content-Type") || "";
       if (type.indexOf("application/json") === -1) {
         // A 404 page, a CSRF failure, a login page after the session ended: not a JSON answer.
-        var text = response.status === 404 ? "This lead is no longer there; reload the board."
-          : "The move did not go through (" + response.status + "). Reload the page and try again.";
+        var text = response.status === 404 ? gettext("This lead is no longer there; reload the board.")
+          : fmt(gettext("The move did not go through (%(status)s). Reload the page and try again."),
+                { status: response.status }, true);
         return { ok: false, data: { error: text, code: "http_" + response.status } };
       }
       return response.json().then(function (data) { return { ok: response.ok, data: data }; });
     }, function () {
-      return { ok: false, data: { error: "The server could not be reached; the card is back where it was.",
+      return { ok: false, data: { error: gettext("The server could not be reached; the card is back where it was."),
                                   code: "network" } };
     });
   }
@@ -165,9 +172,9 @@
                  (asking === move && code === "closed_reason_invalid")) {
         ask(move, result.data);
       } else if (asking === move) {
-        showModalError(result.data.error || "The move was refused.");
+        showModalError(result.data.error || gettext("The move was refused."));
       } else {
-        undo(move, result.data.error || "The move was refused.");
+        undo(move, result.data.error || gettext("The move was refused."));
       }
     });
   }
@@ -201,19 +208,20 @@
     asking = move;
     asked = data.code === "reason_required" ? "reason_required" : "closed_reason_required";
     var closing = asked === "closed_reason_required";
-    field.title.textContent = "Move " + cardName(move.card) + " to " + (data.to_stage_label || columnLabel(move.to));
+    field.title.textContent = fmt(gettext("Move %(name)s to %(stage)s"),
+      { name: cardName(move.card), stage: data.to_stage_label || columnLabel(move.to) }, true);
     field.closedGroup.classList.toggle("d-none", !closing);
     field.reason.required = !closing;
-    field.reasonLabel.textContent = closing ? "Note (optional)" : "Reason";
+    field.reasonLabel.textContent = closing ? gettext("Note (optional)") : gettext("Reason");
     if (closing) {
       var reasons = data.closed_reasons || [];
-      field.closed.replaceChildren(new Option("Choose a reason", ""));
+      field.closed.replaceChildren(new Option(gettext("Choose a reason"), ""));
       reasons.forEach(function (r) { field.closed.add(new Option(r.label, String(r.id))); });
       field.closed.required = true;
       field.submit.disabled = reasons.length === 0;
       if (!reasons.length) {
-        data.error = "There is no closed reason for " + data.to_stage_label.toLowerCase() +
-          " yet; an employer admin adds them in the admin (Closed reasons).";
+        data.error = fmt(gettext("There is no closed reason for %(stage)s yet; an employer admin adds them in the admin (Closed reasons)."),
+          { stage: data.to_stage_label.toLowerCase() }, true);
       }
     } else {
       field.closed.required = false;
@@ -256,7 +264,8 @@
     if (cancelled && asking === cancelled) { // closed without moving: Cancel, Escape, the close button
       asking = null;
       undo(cancelled, "");
-      announce("Move cancelled: " + cardName(cancelled.card) + " stays in " + columnLabel(cancelled.from) + ".");
+      announce(fmt(gettext("Move cancelled: %(name)s stays in %(stage)s."),
+        { name: cardName(cancelled.card), stage: columnLabel(cancelled.from) }, true));
     }
     if (showQueued) {
       showQueued = false;
@@ -271,12 +280,12 @@
     if (!asking || field.submit.disabled) return;
     var reason = field.reason.value.trim();
     if (asked === "reason_required" && !reason) {
-      showModalError("Write why the lead moves.");
+      showModalError(gettext("Write why the lead moves."));
       field.reason.focus();
       return;
     }
     if (asked === "closed_reason_required" && !field.closed.value) {
-      showModalError("Choose why the lead is closed.");
+      showModalError(gettext("Choose why the lead is closed."));
       field.closed.focus();
       return;
     }
@@ -343,7 +352,7 @@
       .catch(function () {
         link.removeAttribute("aria-disabled");
         link.classList.remove("disabled");
-        showAlert("More leads could not be loaded; try again.");
+        showAlert(gettext("More leads could not be loaded; try again."));
       });
   }
 

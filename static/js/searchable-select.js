@@ -13,7 +13,7 @@
       allowEmptyOption: !multiple,
       closeAfterSelect: !multiple,
       hidePlaceholder: multiple,
-      placeholder: multiple ? "Type to search" : undefined,
+      placeholder: multiple ? select.dataset.placeholder : undefined,  // in the page's language (the form sets it)
       // After each pick the search starts afresh, ready for the next country.
       onItemAdd: multiple ? function () { this.setTextboxValue(""); this.refreshOptions(false); } : undefined
     });

@@ -1,13 +1,26 @@
-"""The form in Arabic, in a real browser: laid out right to left, sent, thanked in Arabic."""
+"""The form in Arabic, in a real browser: laid out right to left, sent, thanked in Arabic, and
+acknowledged in Arabic by email through a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from leads.models import Lead
+from leads.tasks import dispatch_due_emails
+from tests.helpers_smtp import smtp_server
 
 
-def test_the_arabic_form_is_right_to_left_and_thanks_in_arabic(page, live_server, cast, fast_form):
+@pytest.fixture
+def smtp(settings):
+    with smtp_server() as server:
+        for name, value in server.django_settings().items():
+            setattr(settings, name, value)
+        yield server
+
+
+def test_the_arabic_form_is_right_to_left_and_thanks_in_arabic(page, live_server, cast, fast_form, smtp):
     cast.employer.languages = ["en", "ar"]
     cast.employer.save()
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -21,9 +34,10 @@ def test_the_arabic_form_is_right_to_left_and_thanks_in_arabic(page, live_server
     form = page.locator("form.card").bounding_box()
     button, label = submit.bounding_box(), page.locator("label[for=id_name]").bounding_box()
     page.screenshot(path="/tmp/relocate-form-arabic.png", full_page=True)
-    # The submit button spans the form's column (its centre is the page's); right to left, the
-    # labels and the button start at the form's right edge and the name's label sits in the right half.
-    assert abs((button["x"] + button["width"]) - (form["x"] + form["width"])) < 40
+    # Right to left, the labels start at the form's right edge (the name's label sits in the right
+    # half) and the submit button ends the form at its left edge, in the page's left half.
+    assert abs(button["x"] - form["x"]) < 40
+    assert button["x"] + button["width"] < width / 2
     assert label["x"] > width / 2
     assert page.locator("label[for=id_name]").evaluate("e => getComputedStyle(e).direction") == "rtl"
     page.get_by_label("الاسم الكامل").fill("ليلى حداد")
@@ -33,4 +47,15 @@ def test_the_arabic_form_is_right_to_left_and_thanks_in_arabic(page, live_server
     assert page.get_by_role("heading", name="شكرًا لك، وصلنا طلبك").is_visible()
     assert page.get_attribute("html", "dir") == "rtl"
     call_command("intake_drain")
-    assert Lead.objects.filter(email="layla.haddad@example.org").exists()
+    lead = Lead.objects.get(email="layla.haddad@example.org")
+    assert lead.language == "ar"
+    # The worker sends the acknowledgement: it arrives at the SMTP server in Arabic.
+    dispatch_due_emails()
+    [received] = smtp.recorder.messages(to="layla.haddad@example.org")
+    with translation.override("ar"):
+        subject = translation.gettext("We received your inquiry — %(name)s") % {"name": cast.employer.name}
+    assert subject != "We received your inquiry — %(name)s" % {"name": cast.employer.name}
+    assert str(received.message["Subject"]).strip() == subject  # folded onto its own line on the wire
+    assert received.message["Content-Language"] == "ar"
+    body = received.message.get_body(("plain",)).get_content()
+    assert body.startswith("مرحبًا ليلى،")  # "Hello Layla," with the Arabic comma
