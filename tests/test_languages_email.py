@@ -354,3 +354,25 @@ def test_the_preview_shows_a_broken_translation_as_a_reason(client, cast):
 
 def test_every_language_has_a_label():
     assert set(Language.values) == {"en", "fr", "de", "es", "pt-br", "ar"}
+
+
+def test_the_compose_preview_warns_when_the_template_is_not_in_the_leads_language(client, cast, templates):
+    """A recruiter previewing a template the lead would get in another language is told before sending."""
+    one_off = EmailTemplateFactory(employer=cast.employer, name="Intro", kind="one_off",
+                                   subject="Hello {{ lead.first_name }}", body_text="A call this week?")
+    EmailTemplateTranslation.objects.create(template=one_off, language="fr", subject="Bonjour {{ lead.first_name }}",
+                                            body_text="Un appel cette semaine ?")
+    client.force_login(cast.teammate)
+    previews = {}
+    for language in ("pt-br", "fr"):
+        lead = LeadFactory(employer=cast.employer, language=language, email=f"{language}@example.org")
+        response = client.post(reverse("leads:lead_email", args=[lead.pk]),
+                               {"action": "preview", "compose_id": "0123456789abcdef0123456789abcdef",
+                                "template": one_off.pk})
+        assert response.status_code == 200
+        previews[language] = response.content.decode()
+    assert 'id="preview-fallback"' in previews["pt-br"]
+    assert "This lead reads Brazilian Portuguese" in previews["pt-br"]
+    assert "it will be sent in English" in previews["pt-br"]
+    assert 'id="preview-fallback"' not in previews["fr"]
+    assert "Bonjour" in previews["fr"]
