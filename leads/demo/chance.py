@@ -1,5 +1,5 @@
 """Chance for the demo: a fast seeded generator, weighted choices, and the calendar that says
-how likely an inquiry is on each day (weekly rhythm, a slow trend, the surge)."""
+how likely an inquiry is on each day (weekly rhythm, a slow trend, the surges)."""
 
 from __future__ import annotations
 
@@ -55,30 +55,34 @@ class Calendar:
     day_starts: tuple[dt.datetime, ...]
     day_spans: tuple[float, ...]  # seconds: the seed day is cut at the anchor
     days: Weighted[int]
-    surge_share: tuple[float, ...]  # share of a day's inquiries that are the surge's extra
+    surge_share: tuple[float, ...]  # share of a day's inquiries that are a surge's extra
+    surge_of: tuple[data.SurgeSpec | None, ...]  # the surge of that day, if any
 
 
 def calendar_for(employer: DemoEmployer) -> Calendar:
     anchor = employer.anchor
     midnight = anchor.replace(hour=0, minute=0, second=0, microsecond=0)
-    starts, spans, weights, shares = [], [], [], []
+    starts, spans, weights, shares, surges = [], [], [], [], []
     for days_ago in range(data.DAYS):
         start = midnight - days_ago * DAY
         span = (anchor - start).total_seconds() if days_ago == 0 else DAY.total_seconds()
         # A mild upward trend over two years, fewer inquiries at weekends.
         trend = 0.8 + 0.4 * (data.DAYS - days_ago) / data.DAYS
         base = trend * (_WEEKEND_FACTOR if start.weekday() >= 5 else 1.0)
-        extra = trend * _surge_multiple(employer.spec, days_ago)
+        surge, multiple = _surge_multiple(employer.spec, days_ago)
+        extra = trend * multiple
         starts.append(start)
         spans.append(span)
         weights.append((days_ago, (base + extra) * span / DAY.total_seconds()))
         shares.append(extra / (base + extra))
-    return Calendar(tuple(starts), tuple(spans), Weighted(weights), tuple(shares))
+        surges.append(surge)
+    return Calendar(tuple(starts), tuple(spans), Weighted(weights), tuple(shares), tuple(surges))
 
 
-def _surge_multiple(spec: data.EmployerSpec, days_ago: int) -> float:
+def _surge_multiple(spec: data.EmployerSpec, days_ago: int) -> tuple[data.SurgeSpec | None, float]:
     """Extra inquiries on a surge day: highest the day after the news, then fading."""
-    day_of_surge = data.SURGE_DAYS_AGO - days_ago
-    if not 0 <= day_of_surge < data.SURGE_LENGTH:
-        return 0.0
-    return spec.surge_peak * _SURGE_DECAY**day_of_surge
+    for surge in data.SURGES:
+        day_of_surge = surge.days_ago - days_ago
+        if 0 <= day_of_surge < surge.length:
+            return surge, getattr(spec, surge.peak_field) * _SURGE_DECAY**day_of_surge
+    return None, 0.0

@@ -43,6 +43,8 @@ class EmployerSpec:
     fair_country: str
     fair_days_ago: int
     sponsorship_exempt: frozenset[str]  # citizenships that may already work at the destination
+    # Extra inquiries on the first day of the earlier surge (the visa news), as a multiple of the baseline.
+    earlier_surge_peak: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ SURGE_LABEL = "US election coverage"
 # The surge starts this many days before the seed day and lasts two weeks.
 SURGE_DAYS_AGO = 35
 SURGE_LENGTH = 14
+# An earlier surge, about 14 months back: long enough ago that its cohort has since applied,
+# been hired, waited on visas and relocated (or not), so its outcome can be read. Not 13
+# months: the same days a year before the election surge (its baseline) stay ordinary.
+EARLIER_SURGE_LABEL = "Work visa fast-track in the news"
+EARLIER_SURGE_DAYS_AGO = 420
 
 EMPLOYERS: tuple[EmployerSpec, ...] = (
     EmployerSpec(
@@ -97,6 +104,7 @@ EMPLOYERS: tuple[EmployerSpec, ...] = (
         fair_country="GB",
         fair_days_ago=160,
         sponsorship_exempt=frozenset({"NZ", "AU"}),
+        earlier_surge_peak=10.0,
     ),
     EmployerSpec(
         name="Maple Pixel Games",
@@ -127,6 +135,7 @@ EMPLOYERS: tuple[EmployerSpec, ...] = (
         fair_country="US",
         fair_days_ago=250,
         sponsorship_exempt=frozenset({"CA"}),
+        earlier_surge_peak=9.0,
     ),
 )
 
@@ -173,13 +182,19 @@ CLOSINGS: dict[str, tuple[tuple[str, str, int], ...]] = {
         (Stage.WITHDRAWN, "Took another offer", 40), (Stage.WITHDRAWN, "Salary expectations", 30),
         (Stage.WITHDRAWN, "Family reasons", 30),
     ),
-    Stage.VISA: ((Stage.WITHDRAWN, "Visa refused", 100),),
+    # Waiting on a visa: mostly refusals, sometimes life intervenes during the wait.
+    Stage.VISA: (
+        (Stage.WITHDRAWN, "Visa refused", 75), (Stage.WITHDRAWN, "Family reasons", 15),
+        (Stage.WITHDRAWN, "Took another offer", 10),
+    ),
 }
 # The share of leads stopping at a milestone that close afterwards (when there was time to).
 CLOSE_SHARE: dict[str, float] = {
     Stage.NEW: 0.8, Stage.CONTACTED: 0.75, Stage.APPLIED: 0.6, Stage.INTERVIEWING: 0.6,
-    Stage.OFFER: 0.5, Stage.VISA: 0.2,
+    Stage.OFFER: 0.5, Stage.VISA: 0.35,
 }
+# Days from the last milestone to the close (low, high): a visa decision takes a while.
+CLOSE_GAP_DAYS: dict[str, tuple[int, int]] = {"": (2, 40), Stage.VISA: (20, 120)}
 CLOSE_NOTES: dict[str, tuple[str, ...]] = {
     "Not a fit": ("Experience doesn't match the role.", "Looking for a more senior profile.", ""),
     "Position filled": ("Role filled internally.",),
@@ -285,6 +300,12 @@ CAMPAIGNS: tuple[tuple[str, str, str], ...] = (
     ("jobboard", "referral", "remote-relocate-list"),
 )
 SURGE_CAMPAIGN = ("news", "referral", "move-abroad-coverage")
+EARLIER_SURGE_CAMPAIGN = ("news", "referral", "work-visa-fast-track")
+# Who wrote after the visa news: skilled people from the usual countries, fewer Americans.
+EARLIER_SURGE_COUNTRY_WEIGHTS: tuple[tuple[str, int], ...] = (
+    ("GB", 24), ("IN", 20), ("US", 18), ("ZA", 10), ("PH", 8), ("IE", 5), ("DE", 4), ("BR", 4),
+    ("NG", 4), ("FR", 3),
+)
 
 TIMELINE_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("now", 10), ("3m", 20), ("6m", 25), ("12m", 20), ("exploring", 25),
@@ -293,11 +314,19 @@ TIMELINE_WEIGHTS: tuple[tuple[str, int], ...] = (
 SURGE_TIMELINE_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("now", 5), ("3m", 10), ("6m", 15), ("12m", 25), ("exploring", 45),
 )
+# The visa news brought people with a plan more often than election night did.
+EARLIER_SURGE_TIMELINE_WEIGHTS: tuple[tuple[str, int], ...] = (
+    ("now", 8), ("3m", 17), ("6m", 25), ("12m", 22), ("exploring", 28),
+)
 TIMELINE_MONTHS: dict[str, int] = {"now": 0, "3m": 3, "6m": 6, "12m": 12}
 
 # The furthest milestone a lead would reach given time: the funnel of the demo.
 FUNNEL_WEIGHTS: tuple[int, ...] = (30, 35, 15, 9, 4, 2, 2, 3)
 SURGE_FUNNEL_WEIGHTS: tuple[int, ...] = (36, 40, 11, 6, 3, 1, 1, 2)
+# Below an ordinary week's (35% apply, 7% are hired, 4.5% relocate in the end): on average 15%
+# apply, 2.5% are hired and under 2% relocate (the default demo's cohort, mixed with the usual
+# inquiries of those days, comes out at about 27%, 7% and 3.6%).
+EARLIER_SURGE_FUNNEL_WEIGHTS: tuple[int, ...] = (84, 86, 14, 8, 3, 2, 1, 2)
 # Days between reaching one milestone and the next (low, high), indexed by the later one.
 MILESTONE_GAP_DAYS: dict[str, tuple[float, float]] = {
     Stage.APPLIED: (2, 21),
@@ -341,6 +370,12 @@ SURGE_MOTIVES: tuple[str, ...] = (
     "I never thought I'd write this email, but after the election I'm exploring options abroad.",
     "Lots of people here are talking about moving to {destination}; I'd like to know what it really takes.",
 )
+EARLIER_SURGE_MOTIVES: tuple[str, ...] = (
+    "I read that {destination} is fast-tracking work visas for people in my field: does that apply to roles with you?",
+    "The news about faster work visas for {destination} finally makes the move look doable for us.",
+    "A colleague sent me the article on the new visa fast-track, and I'd like to know what it means in practice.",
+    "With the visa changes announced this week, I'm keen to hear whether you sponsor {role} roles.",
+)
 CLOSERS: tuple[str, ...] = (
     "Do you sponsor work visas?",
     "Happy to talk any time.",
@@ -353,6 +388,33 @@ REPEAT_BODIES: tuple[str, ...] = (
     "I've updated my CV and wanted to make sure you have the latest version.",
     "We've now decided on a move date; is the role still open?",
 )
+
+
+@dataclass(frozen=True)
+class SurgeSpec:
+    """A spike of inquiries after a news event, marked on the surge report's timeline."""
+
+    label: str
+    days_ago: int  # its first day, counted back from the seed day
+    length: int
+    peak_field: str  # the EmployerSpec field with its first day's extra inquiries (x baseline)
+    countries: tuple[tuple[str, int], ...]
+    timelines: tuple[tuple[str, int], ...]
+    funnel: tuple[int, ...]
+    motives: tuple[str, ...]
+    campaign: tuple[str, str, str]
+    web_share: float  # the rest wrote by email
+    campaign_share: float  # of the web-form inquiries, those that came through the news coverage
+
+
+SURGES: tuple[SurgeSpec, ...] = (
+    SurgeSpec(SURGE_LABEL, SURGE_DAYS_AGO, SURGE_LENGTH, "surge_peak", (("US", 1),), SURGE_TIMELINE_WEIGHTS,
+              SURGE_FUNNEL_WEIGHTS, SURGE_MOTIVES, SURGE_CAMPAIGN, web_share=0.9, campaign_share=0.7),
+    SurgeSpec(EARLIER_SURGE_LABEL, EARLIER_SURGE_DAYS_AGO, SURGE_LENGTH, "earlier_surge_peak",
+              EARLIER_SURGE_COUNTRY_WEIGHTS, EARLIER_SURGE_TIMELINE_WEIGHTS, EARLIER_SURGE_FUNNEL_WEIGHTS,
+              EARLIER_SURGE_MOTIVES, EARLIER_SURGE_CAMPAIGN, web_share=0.85, campaign_share=0.6),
+)
+
 REMOTE_PREFIXES: tuple[str, ...] = ("192.0.2.", "198.51.100.", "203.0.113.")  # documentation ranges
 
 TEMPLATES: tuple[tuple[str, str, str, str], ...] = (
@@ -416,6 +478,31 @@ SEQUENCE_STEPS: tuple[tuple[int, int, str, str], ...] = (
     (2, 5, "previous", "Follow-up 2: visas and relocation"),
     (3, 10, "previous", "Follow-up 3: last check-in"),
 )
+
+# --- follow-up history ------------------------------------------------------------------------
+
+# The employers switched their sequence on three months before the seed day (the follow-up
+# report's default range): leads from before then got no follow-ups. Three outbox rows for each
+# of a million leads would cost more than the rest of the seed.
+FOLLOWUPS_SINCE_DAYS_AGO = 90
+# By step position (the last value for any further step): the share of sent follow-ups that the
+# person answers, and the share after which they unsubscribe. The last check-in asks for a reply.
+FOLLOWUP_REPLY_SHARE: tuple[float, ...] = (0.09, 0.05, 0.08)
+FOLLOWUP_UNSUBSCRIBE_SHARE: tuple[float, ...] = (0.012, 0.02, 0.035)
+# People who go on to apply answer more often, and those who never do less.
+REPLY_FACTOR_ADVANCING, REPLY_FACTOR_OTHERS = 2.2, 0.6
+# Of the unsubscribes, those made with the mail client's one-click button rather than the link.
+ONE_CLICK_SHARE = 0.4
+REPLY_BODIES: tuple[str, ...] = (
+    "Thanks for following up! I'm still very interested and will send my CV this week.",
+    "Hi, yes, I'm still keen. Could we set up a quick call? Evenings my time work best.",
+    "Thanks. Is the role open to people who would need a work visa?",
+    "Appreciate the details on relocation support. My partner is a nurse: would she be able to work too?",
+    "Please keep my details on file. The timing isn't right this year, but I'd love to hear about future roles.",
+    "Thank you! I've just submitted the application form.",
+)
+# Message-IDs of the people's replies: their own mail provider's, an example domain.
+REPLY_MAIL_DOMAIN = "mail.demo.example.net"
 
 # --- the applicant's languages ----------------------------------------------------------------
 

@@ -18,8 +18,9 @@ from django_countries import countries
 
 from leads.demo import data
 from leads.demo.chance import DAY, Dice, Weighted, calendar_for
+from leads.demo.followups import FollowupPlanner
 from leads.demo.setup import DemoEmployer, OpeningRef
-from leads.models import MILESTONE_RANK, MILESTONES, Source, Stage
+from leads.models import MILESTONE_RANK, MILESTONES, Lead, Source, Stage, StageEvent
 from leads.timezones import zone_name_for_country
 
 _REPEAT_SHARE = 0.10
@@ -29,10 +30,8 @@ _PATHWAYS = Weighted([("employer_sponsored", 60), ("skilled_residence", 25), ("n
 _WITH_WHOM = Weighted([("alone", 45), ("partner", 30), ("family", 25)])
 _PARTNER_RIGHTS: Weighted[bool | None] = Weighted([(True, 70), (False, 20), (None, 10)])
 _TIMELINES = Weighted(data.TIMELINE_WEIGHTS)
-_SURGE_TIMELINES = Weighted(data.SURGE_TIMELINE_WEIGHTS)
 _SOURCES = Weighted(data.SOURCE_WEIGHTS)
 _FUNNEL = Weighted(list(zip(range(len(MILESTONES)), data.FUNNEL_WEIGHTS, strict=True)))
-_SURGE_FUNNEL = Weighted(list(zip(range(len(MILESTONES)), data.SURGE_FUNNEL_WEIGHTS, strict=True)))
 _CLOSINGS = {
     stage: Weighted([((to_stage, label), weight) for to_stage, label, weight in options])
     for stage, options in data.CLOSINGS.items()
@@ -49,6 +48,19 @@ class LeadPlan:
     citizenships: list[str] = field(default_factory=list)
     skill_ids: list[int] = field(default_factory=list)
     skill_names: list[str] = field(default_factory=list)  # for the inquiry's raw fields only
+    outbound: list[dict[str, Any]] = field(default_factory=list)  # follow-ups (see demo/followups.py)
+    activities: list[dict[str, Any]] = field(default_factory=list)
+    consents: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Surge:
+    """A surge's draws, weighted once."""
+
+    spec: data.SurgeSpec
+    countries: Weighted[str]
+    timelines: Weighted[str]
+    funnel: Weighted[int]
 
 
 class LeadGenerator:
@@ -67,6 +79,14 @@ class LeadGenerator:
         self.destination_name = str(countries.name(self.spec.destination))
         self.country_names = {code: str(countries.name(code)) for code in data.CITIES}
         self.open_openings = [o for o in employer.openings if o.is_open]
+        self.surges = {
+            spec.label: _Surge(
+                spec, Weighted([(c, w) for c, w in spec.countries if c != self.spec.destination]),
+                Weighted(spec.timelines), Weighted(list(zip(range(len(MILESTONES)), spec.funnel, strict=True))),
+            )
+            for spec in data.SURGES
+        }
+        self.followups = FollowupPlanner(employer)
 
     def plan(self, index: int) -> LeadPlan:
         # A string seed is hashed with SHA-512: stable across runs and Python versions.
@@ -86,28 +106,32 @@ class LeadGenerator:
         plan.lead["owner_id"] = owner_id
         self._inquiries(rng, plan)
         self._history(rng, plan, surge, speed)
+        self.followups.plan(rng, plan)
         return plan
 
     # --- when and where from -----------------------------------------------------------
-    def _when(self, rng: Dice) -> tuple[dt.datetime, bool]:
+    def _when(self, rng: Dice) -> tuple[dt.datetime, _Surge | None]:
+        """When the lead wrote, and the surge it is part of (an extra inquiry of a surge day)."""
         calendar = self.calendar
         days_ago = calendar.days.pick(rng)
         at = calendar.day_starts[days_ago] + dt.timedelta(seconds=int(rng.random() * calendar.day_spans[days_ago]))
-        return at, rng.random() < calendar.surge_share[days_ago]
+        in_surge = rng.random() < calendar.surge_share[days_ago]
+        spec = calendar.surge_of[days_ago]
+        return at, self.surges[spec.label] if in_surge and spec is not None else None
 
     def _at_fair(self, rng: Dice) -> dt.datetime:
         """People met at the marked job fair are entered on the day or the two after."""
         days_ago = max(self.spec.fair_days_ago - rng.randint(0, 2), 1)
         return self.calendar.day_starts[days_ago] + dt.timedelta(minutes=rng.randint(8 * 60, 20 * 60))
 
-    def _source(self, rng: Dice, surge: bool) -> str:
+    def _source(self, rng: Dice, surge: _Surge | None) -> str:
         if surge:
-            return Source.WEB_FORM if rng.random() < 0.9 else Source.EMAIL
+            return Source.WEB_FORM if rng.random() < surge.spec.web_share else Source.EMAIL
         return _SOURCES.pick(rng)
 
-    def _country(self, rng: Dice, surge: bool, source: str) -> str:
+    def _country(self, rng: Dice, surge: _Surge | None, source: str) -> str:
         if surge:
-            return "US"
+            return surge.countries.pick(rng)
         if source == Source.EVENT and rng.random() < 0.8:
             return self.spec.fair_country
         return self.countries.pick(rng)
@@ -127,7 +151,7 @@ class LeadGenerator:
 
     # --- who they are ----------------------------------------------------------------------
     def _profile(
-        self, rng: Dice, plan: LeadPlan, index: int, country: str, created_at: dt.datetime, surge: bool
+        self, rng: Dice, plan: LeadPlan, index: int, country: str, created_at: dt.datetime, surge: _Surge | None
     ) -> None:
         firsts, lasts = data.NAMES[data.NAME_GROUP.get(plan.citizenships[0], "anglo")]
         first, last = rng.choice(firsts), rng.choice(lasts)
@@ -180,7 +204,7 @@ class LeadGenerator:
         at = created_at + dt.timedelta(days=rng.randint(2, 30), seconds=rng.randint(0, 86_399))
         return at if at < self.employer.anchor else None
 
-    def _motivation(self, rng: Dice, place: str, surge: bool) -> str:
+    def _motivation(self, rng: Dice, place: str, surge: _Surge | None) -> str:
         words = {
             "role": rng.choice(self.spec.roles).lower(),
             "city": place,
@@ -188,11 +212,11 @@ class LeadGenerator:
             "destination": self.destination_name,
             "years": rng.randint(2, 15),
         }
-        motive = rng.choice(data.SURGE_MOTIVES if surge else data.MOTIVES)
+        motive = rng.choice(surge.spec.motives if surge else data.MOTIVES)
         parts = (rng.choice(data.OPENERS), motive, rng.choice(data.CLOSERS))
         return " ".join(part.format(**words) for part in parts if part)
 
-    def _readiness(self, rng: Dice, lead: dict[str, Any], citizenships: list[str], surge: bool) -> None:
+    def _readiness(self, rng: Dice, lead: dict[str, Any], citizenships: list[str], surge: _Surge | None) -> None:
         roll = rng.random()
         if self.spec.sponsorship_exempt.intersection(citizenships):
             lead.update(needs_sponsorship=False, visa_pathway="has_rights")
@@ -202,7 +226,7 @@ class LeadGenerator:
             lead.update(needs_sponsorship=False, visa_pathway=rng.choice(("working_holiday", "partner")))
         else:
             lead.update(needs_sponsorship=None, visa_pathway=rng.choice(("", "not_sure")))
-        timeline = (_SURGE_TIMELINES if surge else _TIMELINES).pick(rng) if rng.random() < 0.9 else ""
+        timeline = (surge.timelines if surge else _TIMELINES).pick(rng) if rng.random() < 0.9 else ""
         months = data.TIMELINE_MONTHS.get(timeline)
         earliest = None
         if months is not None and rng.random() < 0.5:
@@ -217,11 +241,11 @@ class LeadGenerator:
             credentials_to_recognise=rng.choice(self.spec.credentials) if rng.random() < 0.08 else "",
         )
 
-    def _campaign(self, rng: Dice, lead: dict[str, Any], source: str, surge: bool) -> None:
+    def _campaign(self, rng: Dice, lead: dict[str, Any], source: str, surge: _Surge | None) -> None:
         campaign = ("", "", "")
         if source == Source.WEB_FORM:
-            if surge and rng.random() < 0.7:
-                campaign = data.SURGE_CAMPAIGN
+            if surge and rng.random() < surge.spec.campaign_share:
+                campaign = surge.spec.campaign
             elif rng.random() < 0.4:
                 campaign = rng.choice(data.CAMPAIGNS)
         lead.update(source=source, utm_source=campaign[0], utm_medium=campaign[1], utm_campaign=campaign[2])
@@ -257,11 +281,11 @@ class LeadGenerator:
             "remote_addr": remote,
         }
 
-    def _history(self, rng: Dice, plan: LeadPlan, surge: bool, speed: float) -> None:
+    def _history(self, rng: Dice, plan: LeadPlan, surge: _Surge | None, speed: float) -> None:
         """Stage events from `new` to the furthest milestone the lead reaches before the anchor,
         then perhaps a close; the lead's stage columns are derived from the events."""
         lead = plan.lead
-        target = (_SURGE_FUNNEL if surge else _FUNNEL).pick(rng)
+        target = (surge.funnel if surge else _FUNNEL).pick(rng)
         path = self._path(rng, target, has_rights=lead["visa_pathway"] == "has_rights", source=lead["source"])
         at = lead["created_at"]
         events = [_event(lead, "", Stage.NEW, at, None)]
@@ -296,7 +320,14 @@ class LeadGenerator:
 
     def _maybe_close(self, rng: Dice, lead: dict[str, Any], events: list[dict[str, Any]]) -> None:
         furthest, last = events[-1]["to_stage"], events[-1]["at"]
-        if furthest not in _CLOSINGS or rng.random() >= data.CLOSE_SHARE[furthest]:
+        if furthest not in _CLOSINGS:
+            return
+        if rng.random() >= data.CLOSE_SHARE[furthest]:
+            if furthest == Stage.VISA:
+                # Not refused: the visa comes through in the end, and they move.
+                at = last + self._gap(rng, Stage.RELOCATED, 1.0)
+                if at <= self.employer.anchor:
+                    events.append(_event(lead, Stage.VISA, Stage.RELOCATED, at, lead["owner_id"]))
             return
         to_stage, label = _CLOSINGS[furthest].pick(rng)
         if to_stage == Stage.UNRESPONSIVE:
@@ -304,7 +335,8 @@ class LeadGenerator:
             at = last + dt.timedelta(days=_STALE_CLOSE_DAYS, seconds=rng.randint(0, 2 * 86_400))
             by, note = None, data.STALE_NOTE
         else:
-            at = last + dt.timedelta(days=rng.randint(2, 40), seconds=rng.randint(0, 86_399))
+            low, high = data.CLOSE_GAP_DAYS.get(furthest, data.CLOSE_GAP_DAYS[""])
+            at = last + dt.timedelta(days=rng.randint(low, high), seconds=rng.randint(0, 86_399))
             by, note = lead["owner_id"], rng.choice(data.CLOSE_NOTES[label])
         if at <= self.employer.anchor:
             events.append(_event(lead, furthest, to_stage, at, by, note, self.employer.reasons[label]))
@@ -323,6 +355,40 @@ def _derive_stage_columns(lead: dict[str, Any], events: list[dict[str, Any]], in
         stage_changed_at=last["at"],
         last_activity_at=max(last["at"], *(i["received_at"] for i in inquiries)),
     )
+    if _MILESTONE_TIMES:
+        _derive_milestone_times(lead, events)
+
+
+# The milestone times the pipeline keeps on the lead and its events (leads/services/milestones.py),
+# when this version of the models has them.
+_MILESTONE_TIMES = (
+    {"reached_contacted_at", "visa_entered_at", "visa_left_at"} <= {f.attname for f in Lead._meta.concrete_fields}
+    and "left_at" in {f.attname for f in StageEvent._meta.concrete_fields}
+)
+_REACHED = ("", *(f"reached_{stage}_at" for stage in MILESTONES[1:]))  # by milestone rank
+_MILESTONE_NONE = dict.fromkeys((*_REACHED[1:], "visa_entered_at", "visa_left_at"))
+
+
+def _derive_milestone_times(lead: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    """As ``milestones.apply_event`` keeps them event by event: the first time at each milestone
+    or beyond, the first move into and out of `visa`; each event left when the next came. One
+    pass: the events are in time order."""
+    times = _MILESTONE_NONE.copy()
+    top, previous = 0, None
+    for event in events:
+        rank = MILESTONE_RANK.get(event["to_stage"], 0)
+        while top < rank:
+            top += 1
+            times[_REACHED[top]] = event["at"]
+        if event["to_stage"] == Stage.VISA and times["visa_entered_at"] is None:
+            times["visa_entered_at"] = event["at"]
+        if event["from_stage"] == Stage.VISA and times["visa_left_at"] is None:
+            times["visa_left_at"] = event["at"]
+        if previous is not None:
+            previous["left_at"] = event["at"]
+        previous = event
+    previous["left_at"] = None
+    lead.update(times)
 
 
 def _event(lead: dict[str, Any], from_stage: str, to_stage: str, at: dt.datetime, by_id: int | None,

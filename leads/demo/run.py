@@ -6,6 +6,8 @@ continues from the count of demo leads it finds.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,12 +37,26 @@ def write_batches(
     generator: LeadGenerator, batches: list[range], writer: LeadWriter, *, jobs: int = 1
 ) -> Iterator[tuple[range, int]]:
     """Write each batch; yields it with the number of leads written, in order."""
-    if jobs > 1:
-        yield from _write_in_parallel(generator, batches, writer, jobs)
-        return
-    for batch, plans in _planned_ahead(generator, batches):
-        with transaction.atomic():
-            yield batch, writer.write(generator.employer.id, plans)
+    with _fewer_collections():
+        if jobs > 1:
+            yield from _write_in_parallel(generator, batches, writer, jobs)
+            return
+        for batch, plans in _planned_ahead(generator, batches):
+            with transaction.atomic():
+                yield batch, writer.write(generator.employer.id, plans)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Planning allocates millions of small dicts that live a batch and hold no cycles: with the
+    default thresholds the cyclic collector ran so often that it took a third of the planning
+    time. Collections still happen, a hundred times less often."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _planned_ahead(generator: LeadGenerator, batches: list[range]) -> Iterator[tuple[range, list[LeadPlan]]]:

@@ -23,6 +23,7 @@ from leads.models import (
     Sequence,
     SequenceStep,
     Skill,
+    display_name,
 )
 
 
@@ -31,6 +32,35 @@ class OpeningRef:
     id: int
     title: str
     is_open: bool
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """One step of the employer's default sequence, with its template's texts by language."""
+
+    id: int
+    position: int
+    delay_days: int
+    delay_from: str
+    template_id: int
+    template_name: str
+    # language -> (subject, body_text, body_html): the template itself under the default language.
+    texts: dict[str, tuple[str, str, str]]
+
+
+@dataclass(frozen=True)
+class SequenceRef:
+    """What the follow-up history needs: the sequence the app would have queued, and the employer's
+    settings its worker would have applied."""
+
+    steps: tuple[StepRef, ...]
+    stop_after_stage: str
+    employer_name: str
+    destination: str  # country code
+    default_language: str
+    send_window: tuple[dt.time, dt.time, str]  # start, end, weekdays as stored ("0,1,2,3,4")
+    sender_email: str
+    recruiters: dict[int, tuple[str, str]]  # user id -> (display name, email)
 
 
 @dataclass(frozen=True)
@@ -45,6 +75,7 @@ class DemoEmployer:
     skills: tuple[tuple[int, str], ...]
     recruiters: tuple[tuple[int, float], ...]  # (user id, response speed factor)
     reasons: dict[str, int]  # closed reason label -> id
+    sequence: SequenceRef | None = None  # None: no active default sequence, so no follow-ups
 
 
 def demo_setup(*, now: dt.datetime) -> list[DemoEmployer]:
@@ -96,7 +127,7 @@ def _employer(spec: data.EmployerSpec, users: dict[str, AbstractUser], now: dt.d
     anchor = _anchor(employer, spec, now)
     return DemoEmployer(
         spec=spec, id=employer.pk, anchor=anchor, openings=openings, skills=skills,
-        recruiters=recruiters, reasons=reasons,
+        recruiters=recruiters, reasons=reasons, sequence=_sequence_ref(employer, recruiters),
     )
 
 
@@ -169,6 +200,31 @@ def _templates_and_sequence(employer: Employer, spec: data.EmployerSpec) -> None
         employer.save(update_fields=["default_sequence"])
 
 
+def _sequence_ref(employer: Employer, recruiters: tuple[tuple[int, float], ...]) -> SequenceRef | None:
+    """The employer's default sequence as it is now (an admin may have edited it since)."""
+    sequence = employer.default_sequence
+    if sequence is None or not sequence.active:
+        return None
+    steps = []
+    for step in (SequenceStep.objects.filter(sequence=sequence).select_related("template")
+                 .prefetch_related("template__translations").order_by("position")):
+        template = step.template
+        texts = {employer.default_language: (template.subject, template.body_text, template.body_html)}
+        for translation in template.translations.all():
+            if translation.language != employer.default_language:
+                texts[translation.language] = (translation.subject, translation.body_text, translation.body_html)
+        steps.append(StepRef(step.pk, step.position, step.delay_days, step.delay_from, template.pk, template.name,
+                             texts))
+    users = get_user_model().objects.in_bulk([user_id for user_id, _ in recruiters])
+    return SequenceRef(
+        steps=tuple(steps), stop_after_stage=sequence.stop_after_stage, employer_name=employer.name,
+        destination=employer.destination_country.code, default_language=employer.default_language,
+        send_window=(employer.send_window_start, employer.send_window_end, employer.send_weekdays),
+        sender_email=employer.sender_email,
+        recruiters={pk: (display_name(user), user.email) for pk, user in users.items()},
+    )
+
+
 def _translations(templates: dict[str, EmailTemplate], spec: data.EmployerSpec) -> None:
     for name, language, subject, body in data.TRANSLATIONS:
         in_destination = data.IN_DESTINATION[language][spec.destination]
@@ -197,10 +253,10 @@ def _anchor(employer: Employer, spec: data.EmployerSpec, now: dt.datetime) -> dt
         defaults={"date": now.date() - dt.timedelta(days=data.SURGE_DAYS_AGO)},
     )
     seed_day = surge.date + dt.timedelta(days=data.SURGE_DAYS_AGO)
-    MarkedEvent.objects.get_or_create(
-        employer=employer,
-        label=spec.fair_label,
-        defaults={"date": seed_day - dt.timedelta(days=spec.fair_days_ago)},
-    )
+    others = [(s.label, s.days_ago) for s in data.SURGES if s.label != data.SURGE_LABEL]
+    for label, days_ago in [*others, (spec.fair_label, spec.fair_days_ago)]:
+        MarkedEvent.objects.get_or_create(
+            employer=employer, label=label, defaults={"date": seed_day - dt.timedelta(days=days_ago)},
+        )
     end_of_seed_day = dt.datetime.combine(seed_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     return min(now, end_of_seed_day)

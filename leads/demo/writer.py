@@ -1,9 +1,10 @@
 """Writing planned leads in bulk: one batch of leads with all their rows per call.
 
 On PostgreSQL the rows go in with COPY (several times faster than INSERT for a million leads
-with histories), the lead ids reserved first from the table's own sequence so that the
-children can point at them. Elsewhere ``bulk_create`` does the job; it needs the database to
-return the new ids, which SQLite 3.35+ and PostgreSQL do.
+with histories), the ids of leads and of their follow-up emails reserved first from the tables'
+own sequences so that the rows pointing at them (children, replies) can. Elsewhere
+``bulk_create`` does the job; it needs the database to return the new ids, which SQLite 3.35+
+and PostgreSQL do.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.db import connection, models
 
+from leads import emails
+from leads.demo.followups import fill_lead_links
 from leads.demo.generate import LeadPlan
-from leads.models import Citizenship, Inquiry, Lead, StageEvent
+from leads.models import Activity, Citizenship, Consent, Inquiry, Lead, OutboundEmail, StageEvent
 
 LeadSkill = Lead.skills.through
 _IN_CHUNK = 5000  # below every backend's limit of query parameters
@@ -69,9 +72,10 @@ class LeadWriter:
                 f"seed_demo needs a database that returns ids from bulk inserts (PostgreSQL, or SQLite 3.35+); "
                 f"{connection.vendor} does not."
             )
+        # Ids are reserved first for the rows others point at: leads, and the follow-ups replies answer.
         self.tables = {
-            model: _Table.of(model, now=now, with_pk=model is Lead)
-            for model in (Lead, Inquiry, StageEvent, Citizenship, LeadSkill)
+            model: _Table.of(model, now=now, with_pk=model in (Lead, OutboundEmail))
+            for model in (Lead, Inquiry, StageEvent, Citizenship, LeadSkill, OutboundEmail, Activity, Consent)
         }
 
     def write(self, employer_id: int, plans: list[LeadPlan]) -> int:
@@ -82,17 +86,33 @@ class LeadWriter:
         plans = self._missing(employer_id, plans)
         if not plans:
             return 0
-        lead_ids = self._insert_leads([plan.lead for plan in plans])
-        inquiries, events, citizenships, skills = [], [], [], []
+        lead_ids = self._insert_returning_ids(Lead, [plan.lead for plan in plans])
+        outbound = [row for lead_id, plan in zip(lead_ids, plans, strict=True)
+                    for row in _outbound_rows(lead_id, plan.outbound)]
+        outbound_ids = self._insert_returning_ids(OutboundEmail, outbound)
+        inquiries, events, citizenships, skills, activities, consents = [], [], [], [], [], []
+        offset = 0  # where this lead's outbox rows start in ``outbound``
         for lead_id, plan in zip(lead_ids, plans, strict=True):
-            inquiries += [{**row, "lead_id": lead_id} for row in plan.inquiries]
+            for row in plan.inquiries:
+                row = {**row, "lead_id": lead_id}
+                answers = row.pop("_answers", None)
+                if answers is not None:
+                    # A reply: the email it answers, by id and by the Message-ID it quoted.
+                    row["in_reply_to_id"] = outbound_ids[offset + answers]
+                    row["raw_fields"] = {**row["raw_fields"], "in_reply_to": outbound[offset + answers]["message_id"]}
+                inquiries.append(row)
+            offset += len(plan.outbound)
             events += [{**row, "lead_id": lead_id} for row in plan.events]
             citizenships += [{"lead_id": lead_id, "country": code} for code in plan.citizenships]
             skills += [{"lead_id": lead_id, "skill_id": skill_id} for skill_id in plan.skill_ids]
+            activities += [{**row, "lead_id": lead_id} for row in plan.activities]
+            consents += [{**row, "lead_id": lead_id} for row in plan.consents]
         self._insert(Inquiry, inquiries)
         self._insert(StageEvent, events)
         self._insert(Citizenship, citizenships)
         self._insert(LeadSkill, skills)
+        self._insert(Activity, activities)
+        self._insert(Consent, consents)
         return len(plans)
 
     def analyze(self) -> None:
@@ -115,12 +135,14 @@ class LeadWriter:
             )
         return [plan for plan in plans if plan.lead["email"] not in existing] if existing else plans
 
-    def _insert_leads(self, leads: list[dict[str, Any]]) -> list[int]:
+    def _insert_returning_ids(self, model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
         if not self.use_copy:
-            objs = Lead.objects.bulk_create([Lead(**self._model_values(Lead, lead)) for lead in leads])
+            objs = model.objects.bulk_create([model(**self._model_values(model, row)) for row in rows])
             return [obj.pk for obj in objs]
-        ids = self._reserve_ids(Lead, len(leads))
-        self._copy(Lead, ({**lead, "id": lead_id} for lead_id, lead in zip(ids, leads, strict=True)))
+        ids = self._reserve_ids(model, len(rows))
+        self._copy(model, ({**row, "id": row_id} for row_id, row in zip(ids, rows, strict=True)))
         return ids
 
     def _insert(self, model: type[models.Model], rows: list[dict[str, Any]]) -> None:
@@ -153,3 +175,15 @@ class LeadWriter:
         with connection.cursor() as cursor, cursor.copy(sql) as copy:
             for values in rows:
                 copy.write_row(table.row(values))
+
+
+def _outbound_rows(lead_id: int, rows: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """The lead's follow-ups with what needs its id: the key ``followups_schedule`` gives a step's
+    row, the Message-ID ``email_queue`` derives from it, and the lead's own links in sent texts."""
+    links: dict[str, str] = {}
+    for row in rows:
+        key = f"lead:{lead_id}:step:{row['step_id']}"
+        yield {**row, "lead_id": lead_id, "unique_key": key, "message_id": emails.message_id(key),
+               "subject": fill_lead_links(row["subject"], lead_id, links),
+               "body_text": fill_lead_links(row["body_text"], lead_id, links),
+               "body_html": fill_lead_links(row["body_html"], lead_id, links)}

@@ -1,4 +1,5 @@
-"""``python manage.py seed_demo [--leads N]``: two fictional employers with two years of leads.
+"""``python manage.py seed_demo [--leads N]``: two fictional employers with two years of leads,
+their follow-up emails (sent, answered, cancelled, still to come) and two marked surges.
 
 Idempotent: users and configuration are created only when missing, and lead ``i`` of an
 employer is always the same generated person, so a re-run creates only the indexes missing
@@ -25,8 +26,10 @@ from leads.demo.setup import DemoEmployer, demo_setup
 from leads.demo.workspace import demo_workspace
 from leads.demo.writer import LeadSkill, LeadWriter
 from leads.models import (
+    Activity,
     Citizenship,
     ClosedReason,
+    Consent,
     EmailTemplate,
     Employer,
     Inquiry,
@@ -34,6 +37,7 @@ from leads.models import (
     MarkedEvent,
     Membership,
     Opening,
+    OutboundEmail,
     Sequence,
     SequenceStep,
     Skill,
@@ -59,6 +63,9 @@ _SUMMARY_MODELS: tuple[tuple[str, type[models.Model]], ...] = (
     ("inquiries", Inquiry),
     ("submissions", Submission),
     ("stage events", StageEvent),
+    ("outbound emails", OutboundEmail),
+    ("activities", Activity),
+    ("consents", Consent),
 )
 
 
