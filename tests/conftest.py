@@ -107,3 +107,14 @@ def _fresh_cache():
     cache.clear()
     form_page_html.cache_clear()
     yield
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server (aiosmtpd) on a free port, and Django's SMTP backend pointed at it."""
+    from tests.helpers_smtp import smtp_server
+
+    with smtp_server() as server:
+        for name, value in server.django_settings().items():
+            setattr(settings, name, value)
+        yield server

@@ -50,7 +50,7 @@ from leads.services.intake import inquiry_receive
 from leads.tasks import dispatch_due_emails, heartbeat
 from relocate.celery import app
 from tests.factories import EmailTemplateFactory, SequenceFactory
-from tests.helpers_smtp import SMTPServer, free_port, smtp_server
+from tests.helpers_smtp import free_port
 from tests.waiting import wait_until
 
 # Monday 2 November 2026, 20:00 UTC = 15:00 in New York (the leads below live in the US).
@@ -60,15 +60,6 @@ SENDER = ("Kiwi Ledger Talent", "talent@kiwiledger.example")
 
 
 # Fixtures ---------------------------------------------------------------------------------
-@pytest.fixture
-def smtp(settings) -> Iterator[SMTPServer]:
-    """A real SMTP server on a free port, and Django's SMTP backend pointed at it."""
-    with smtp_server() as server:
-        for name, value in server.django_settings().items():
-            setattr(settings, name, value)
-        yield server
-
-
 @pytest.fixture
 def sequence(cast):
     """An acknowledgement template with an HTML part, and a three-step sequence."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
 
 import pytest
 import time_machine
@@ -33,19 +32,10 @@ from leads.services.inbound_email import content_language, email_receive
 from leads.services.intake import inquiry_receive
 from leads.tasks import dispatch_due_emails
 from tests.factories import EmailTemplateFactory, LeadFactory, SequenceFactory
-from tests.helpers_smtp import SMTPServer, smtp_server
 from tests.test_admin import post_data
 
 # Monday 2 November 2026, 20:00 UTC: 15:00 in Toronto, inside the send window.
 MONDAY = dt.datetime(2026, 11, 2, 20, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def smtp(settings) -> Iterator[SMTPServer]:
-    with smtp_server() as server:
-        for name, value in server.django_settings().items():
-            setattr(settings, name, value)
-        yield server
 
 
 @pytest.fixture

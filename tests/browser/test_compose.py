@@ -14,19 +14,10 @@ from leads.emails import reply_address
 from leads.models import Inquiry, OutboundEmail, OutboundKind, OutboundStatus
 from leads.tasks import dispatch_due_emails
 from tests.factories import EmailTemplateFactory, LeadFactory, OutboundEmailFactory
-from tests.helpers_smtp import smtp_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 REPLY_TEXT = "Thanks Rita, Tuesday at 10 works for me."
-
-
-@pytest.fixture
-def smtp(settings):
-    with smtp_server() as server:
-        for name, value in server.django_settings().items():
-            setattr(settings, name, value)
-        yield server
 
 
 def the_reply(*, to: str, in_reply_to: str) -> bytes:

@@ -3,21 +3,11 @@ acknowledged in Arabic by email through a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
-import pytest
 from django.core.management import call_command
 from django.utils import translation
 
 from leads.models import Lead
 from leads.tasks import dispatch_due_emails
-from tests.helpers_smtp import smtp_server
-
-
-@pytest.fixture
-def smtp(settings):
-    with smtp_server() as server:
-        for name, value in server.django_settings().items():
-            setattr(settings, name, value)
-        yield server
 
 
 def test_the_arabic_form_is_right_to_left_and_thanks_in_arabic(page, live_server, cast, fast_form, smtp):
